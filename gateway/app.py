@@ -1,0 +1,38 @@
+"""The application factory: routes, dependency injection, and model loading in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from gateway.engines import Engines
+from gateway.metrics import GatewayMetrics
+from gateway.routes.health import healthz, metrics, readyz
+from gateway.routes.twilio import media_stream, voice_webhook
+from gateway.runtime import Gateway
+from gateway.settings import Settings
+
+
+def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
+    """Build the app. Engines handed in are used as they are; otherwise they load in the
+    background after start-up, and /readyz answers 503 until they have."""
+    gateway = Gateway(settings, GatewayMetrics(settings.metrics.turn_log_path), engines)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        loading = asyncio.create_task(gateway.load())
+        try:
+            yield
+        finally:
+            loading.cancel()
+
+    return Litestar(
+        route_handlers=[healthz, readyz, metrics, voice_webhook, media_stream],
+        dependencies={"gateway": Provide(lambda: gateway, sync_to_thread=False)},
+        lifespan=[lifespan],
+        logging_config=None,
+    )

@@ -1,0 +1,107 @@
+"""Load the stages once per process: resolve model names, pick devices, build the engines."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.llm.base import ChatModel
+from gateway.llm.local import LlamaChat
+from gateway.pipeline.phrases import PhraseCache
+from gateway.settings import ConfigError, Settings
+from gateway.stt.base import Transcriber
+from gateway.stt.local import WhisperTranscriber
+from gateway.tts.base import Synthesizer
+from gateway.tts.local import PiperSynthesizer
+from gateway.vad.silero import load_session
+from models.fetch import Progress, materialise
+from models.manifest import load_manifest
+
+EMBEDDED = "embedded:"
+VAD_MODEL = "silero-vad"
+
+
+@dataclass
+class Engines:
+    transcriber: Transcriber
+    chat: ChatModel
+    synthesizer: Synthesizer
+    vad_session: object
+    phrases: PhraseCache
+
+    def describe(self) -> list[str]:
+        return [
+            f"stt: {self.transcriber.description}",
+            f"llm: {self.chat.description}",
+            f"tts: {self.synthesizer.description}",
+            "vad: silero-vad on cpu",
+        ]
+
+
+def embedded_models(settings: Settings) -> list[str]:
+    """The embedded models the settings use (the VAD always is one)."""
+    specs = (settings.stt.model, settings.llm.model, settings.tts.voice)
+    return [VAD_MODEL, *(s.removeprefix(EMBEDDED) for s in specs if s.startswith(EMBEDDED))]
+
+
+def _resolve(key: str, spec: str, cache_dir: Path, progress: Progress) -> tuple[Path | str, str]:
+    """(what the loader takes, a label). Embedded names are materialised on first use."""
+    if not spec.startswith(EMBEDDED):
+        return spec, spec
+    name = spec.removeprefix(EMBEDDED)
+    if name not in load_manifest():
+        known = ", ".join(EMBEDDED + n for n in load_manifest())
+        raise ConfigError(f"{key}: unknown embedded model {spec!r} (known: {known})")
+    return materialise(name, cache_dir, progress), name
+
+
+def _first_file(directory: Path | str, suffix: str, key: str) -> str:
+    path = Path(directory)
+    if path.is_file():
+        return str(path)
+    matches = sorted(path.glob(f"*{suffix}")) if path.is_dir() else []
+    if not matches:
+        raise ConfigError(f"{key}: no {suffix} file at {path}")
+    return str(matches[0])
+
+
+def load_engines_sync(settings: Settings, progress: Progress = lambda _: None) -> Engines:
+    cache = Path(settings.models.cache_dir).expanduser()
+    stt_source, stt_label = _resolve("stt.model", settings.stt.model, cache, progress)
+    llm_source, llm_label = _resolve("llm.model", settings.llm.model, cache, progress)
+    tts_source, tts_label = _resolve("tts.voice", settings.tts.voice, cache, progress)
+    vad_dir, _ = _resolve("vad", EMBEDDED + VAD_MODEL, cache, progress)
+    transcriber = WhisperTranscriber.load(
+        str(stt_source),
+        settings.stt.device,
+        settings.stt.compute_type,
+        settings.stt.cpu_threads,
+        settings.stt.language,
+        settings.stt.beam_size,
+        stt_label,
+    )
+    chat = LlamaChat.load(
+        _first_file(llm_source, ".gguf", "llm.model"),
+        settings.llm.device,
+        settings.llm.context_tokens,
+        settings.llm.threads,
+        settings.llm.max_reply_tokens,
+        settings.llm.temperature,
+        llm_label,
+    )
+    synthesizer = PiperSynthesizer.load(
+        _first_file(tts_source, ".onnx", "tts.voice"),
+        settings.tts.device,
+        settings.tts.length_scale,
+        tts_label,
+    )
+    vad_session = load_session(_first_file(vad_dir, ".onnx", "vad"))
+    return Engines(transcriber, chat, synthesizer, vad_session, PhraseCache(synthesizer))
+
+
+async def load_engines(settings: Settings) -> Engines:
+    """Load off the event loop, then pre-render the fixed phrases."""
+    engines = await asyncio.to_thread(load_engines_sync, settings)
+    await engines.phrases.prepare(settings.call.greeting, settings.call.apology)
+    return engines

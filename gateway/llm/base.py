@@ -1,0 +1,26 @@
+"""The language-model stage interface."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Literal, Protocol
+
+import msgspec
+
+Role = Literal["system", "user", "assistant"]
+
+
+class ChatMessage(msgspec.Struct, frozen=True):
+    role: Role
+    content: str
+
+
+class ChatModel(Protocol):
+    """Streams a reply to a conversation, token text by token text.
+
+    Closing the iterator early (the turn was cancelled) must stop generation promptly.
+    """
+
+    description: str
+
+    def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]: ...

@@ -1,0 +1,135 @@
+"""Per-turn latency records, the one-line turn log, and Prometheus metrics.
+
+Every timestamp is ``time.monotonic()`` seconds. Offsets in the log and the JSON turn log are
+milliseconds after ``speech_end`` (when the frame carrying the caller's last voiced audio arrived),
+so a line reads as the story of one turn: when the endpoint was decided, when each stage
+delivered, when the first reply frame left.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+log = logging.getLogger("voicegw.turns")
+
+Outcome = Literal["replied", "no_speech", "failed", "superseded", "hung_up"]
+STAGES = (
+    "endpoint",
+    "transcript",
+    "first_token",
+    "first_sentence",
+    "first_audio",
+    "first_media",
+)
+_LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
+class TurnRecord(msgspec.Struct, kw_only=True):
+    call_sid: str
+    turn: int
+    speculative: bool
+    speech_end: float | None = None
+    endpoint: float | None = None
+    transcript: float | None = None
+    first_token: float | None = None
+    first_sentence: float | None = None
+    first_audio: float | None = None
+    first_media: float | None = None
+    drafts_discarded: int = 0
+    endpoint_reason: str = ""
+    user_text: str = ""
+    reply_text: str = ""
+    outcome: Outcome = "replied"
+    error: str = ""
+
+    def offsets_ms(self) -> dict[str, int | None]:
+        """Each stage's time after speech end, in ms (None where the stage did not happen)."""
+        origin = self.speech_end
+        return {
+            stage: None
+            if origin is None or getattr(self, stage) is None
+            else round((getattr(self, stage) - origin) * 1000)
+            for stage in STAGES
+        }
+
+    @property
+    def voice_to_voice_ms(self) -> int | None:
+        return self.offsets_ms()["first_media"]
+
+    def summary(self) -> str:
+        offsets = self.offsets_ms()
+        stages = " ".join(
+            f"{stage}=+{value}ms" for stage, value in offsets.items() if value is not None
+        )
+        v2v = self.voice_to_voice_ms
+        head = f"call={self.call_sid} turn={self.turn} outcome={self.outcome}"
+        if v2v is not None:
+            head += f" voice_to_voice={v2v}ms"
+        tail = f" drafts_discarded={self.drafts_discarded}" if self.drafts_discarded else ""
+        if self.endpoint_reason:
+            tail += f" endpoint_by={self.endpoint_reason}"
+        if self.error:
+            tail += f" error={self.error!r}"
+        return f"{head} | {stages}{tail} | {self.user_text!r} -> {self.reply_text!r}"
+
+    def as_json(self) -> bytes:
+        payload = msgspec.structs.asdict(self)
+        payload["offsets_ms"] = self.offsets_ms()
+        payload["voice_to_voice_ms"] = self.voice_to_voice_ms
+        return msgspec.json.encode(payload)
+
+
+class GatewayMetrics:
+    """Prometheus metrics in a registry of their own (one per app, so tests can build many)."""
+
+    def __init__(self, turn_log_path: str = "") -> None:
+        self.registry = CollectorRegistry()
+        self.calls = Counter("voicegw_calls", "Media stream calls started", registry=self.registry)
+        self.active_calls = Gauge(
+            "voicegw_active_calls", "Calls in progress", registry=self.registry
+        )
+        self.bad_messages = Counter(
+            "voicegw_bad_messages",
+            "Inbound media-socket frames rejected, by problem",
+            ["problem"],
+            registry=self.registry,
+        )
+        self.turns = Counter(
+            "voicegw_turns", "Caller turns, by outcome", ["outcome"], registry=self.registry
+        )
+        self.drafts_discarded = Counter(
+            "voicegw_drafts_discarded",
+            "Speculative replies thrown away because the caller went on",
+            registry=self.registry,
+        )
+        self.voice_to_voice = Histogram(
+            "voicegw_voice_to_voice_seconds",
+            "Caller's last voiced frame received to first reply frame sent",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stage = Histogram(
+            "voicegw_stage_after_speech_end_seconds",
+            "When each stage delivered, counted from the caller's speech end",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._turn_log = Path(turn_log_path).expanduser() if turn_log_path else None
+
+    def record_turn(self, record: TurnRecord) -> None:
+        self.turns.labels(record.outcome).inc()
+        log.info("%s", record.summary())
+        for stage, offset in record.offsets_ms().items():
+            if offset is not None:
+                self.stage.labels(stage).observe(max(offset, 0) / 1000)
+        if record.voice_to_voice_ms is not None:
+            self.voice_to_voice.observe(max(record.voice_to_voice_ms, 0) / 1000)
+        if self._turn_log is not None:
+            with self._turn_log.open("ab") as handle:
+                handle.write(record.as_json() + b"\n")

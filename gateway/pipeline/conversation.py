@@ -1,0 +1,24 @@
+"""One call's chat history, and the prompt built from it."""
+
+from __future__ import annotations
+
+from gateway.llm.base import ChatMessage
+
+
+class Conversation:
+    def __init__(self, system_prompt: str, max_history_messages: int) -> None:
+        self._system = ChatMessage("system", system_prompt)
+        self._max_history = max_history_messages
+        self.messages: list[ChatMessage] = []
+
+    def prompt_for(self, user_text: str) -> list[ChatMessage]:
+        """System prompt, recent history, then the new user text (history is not changed)."""
+        recent = self.messages[-self._max_history :] if self._max_history else []
+        return [self._system, *recent, ChatMessage("user", user_text)]
+
+    def add_user(self, text: str) -> None:
+        self.messages.append(ChatMessage("user", text))
+
+    def add_assistant(self, text: str) -> None:
+        if text:
+            self.messages.append(ChatMessage("assistant", text))

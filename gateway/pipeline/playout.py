@@ -1,0 +1,61 @@
+"""Outbound audio to Twilio: paced at real time with a small lead, plus marks and clear.
+
+Twilio buffers whatever it is sent and plays it in order. Sending far ahead would make a later
+``clear`` (barge-in) the only way to stop speech, and would hide how long synthesis really takes,
+so frames go out no more than ``lead_ms`` ahead of what the caller has heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from gateway.audio.frames import FRAME_MS
+from gateway.twilio.messages import (
+    Clear,
+    MarkLabel,
+    OutboundMedia,
+    OutboundMark,
+    OutboundMessage,
+    OutboundPayload,
+)
+
+Send = Callable[[OutboundMessage], Awaitable[None]]
+
+
+class Playout:
+    def __init__(
+        self,
+        send: Send,
+        stream_sid: str,
+        lead_ms: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send = send
+        self._stream_sid = stream_sid
+        self._lead_s = lead_ms / 1000
+        self._clock = clock
+        self._played_until = 0.0
+        """Clock time at which everything sent so far will have been played."""
+
+    async def frame(self, payload: bytes) -> float:
+        """Send one 20 ms frame when its turn comes; returns the clock time it was sent."""
+        now = self._clock()
+        ahead = self._played_until - now
+        if ahead > self._lead_s:
+            await asyncio.sleep(ahead - self._lead_s)
+            now = self._clock()
+        await self._send(
+            OutboundMedia(stream_sid=self._stream_sid, media=OutboundPayload(payload=payload))
+        )
+        self._played_until = max(self._played_until, now) + FRAME_MS / 1000
+        return now
+
+    async def mark(self, name: str) -> None:
+        await self._send(OutboundMark(stream_sid=self._stream_sid, mark=MarkLabel(name=name)))
+
+    async def clear(self) -> None:
+        """Drop what Twilio has buffered but not played."""
+        self._played_until = self._clock()
+        await self._send(Clear(stream_sid=self._stream_sid))

@@ -1,0 +1,215 @@
+"""Typed settings, loaded from config.toml and overridden by environment variables.
+
+Every knob has its unit in its name. Environment overrides are named
+``VOICEGW_<SECTION>__<KEY>`` (for example ``VOICEGW_SERVER__PORT=9000``); the value is read as a
+TOML literal when it parses as one (numbers, booleans, quoted strings), else as a bare string.
+A wrong key, type or value raises :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+ENV_PREFIX = "VOICEGW_"
+Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
+PositiveMs = Annotated[int, Meta(ge=0, le=60_000)]
+Backend = Literal["local", "openai"]
+Device = Literal["auto", "cpu", "cuda"]
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the operator: it names the key."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 8080
+    public_url: str = ""
+    """Public base URL (``https://voice.example.com``); the TwiML stream URL is built from it.
+    Empty: use the Host header of the webhook request."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class VadSettings(_Section):
+    speech_threshold: Fraction = 0.5
+    """Silero probability at or above which a window counts as voiced."""
+    silence_threshold: Fraction = 0.35
+    """Probability below which a window counts as silence (hysteresis between the two)."""
+    min_speech_ms: PositiveMs = 96
+    """Voiced audio needed before a turn is considered started (filters clicks)."""
+    speech_pad_ms: PositiveMs = 300
+    """Audio kept from before the detected speech start, so first syllables are not clipped."""
+
+
+class TurnSettings(_Section):
+    end_silence_ms: PositiveMs = 600
+    """Silence after which the caller's turn is over, when the transcript looks finished."""
+    incomplete_end_silence_ms: PositiveMs = 1200
+    """Silence required when the transcript ends mid-thought ("and", "to", a comma)."""
+    speculate: bool = True
+    """Transcribe and draft the reply during the silence wait; audio is released only when the
+    turn is over, and the draft is cancelled if the caller goes on."""
+    speculate_after_silence_ms: PositiveMs = 200
+    """Silence after which the speculative draft starts."""
+    max_utterance_ms: Annotated[int, Meta(ge=1000, le=600_000)] = 30_000
+    """A turn that runs longer is ended anyway (whisper handles 30 s windows)."""
+
+
+class SttSettings(_Section):
+    backend: Backend = "local"
+    model: str = "embedded:whisper-base"
+    """``embedded:whisper-base``, a directory holding a CTranslate2 model, or a hub id."""
+    device: Device = "auto"
+    compute_type: str = "auto"
+    """CTranslate2 compute type; ``auto`` is int8 on CPU and float16 on CUDA."""
+    language: str = "en"
+    beam_size: Annotated[int, Meta(ge=1, le=10)] = 1
+    cpu_threads: Annotated[int, Meta(ge=0, le=256)] = 2
+
+
+class LlmSettings(_Section):
+    backend: Backend = "local"
+    model: str = "embedded:smollm2-135m"
+    """``embedded:smollm2-135m`` or a path to a GGUF file."""
+    device: Device = "auto"
+    context_tokens: Annotated[int, Meta(ge=256, le=131_072)] = 2048
+    threads: Annotated[int, Meta(ge=1, le=256)] = 2
+    system_prompt: str = (
+        "You are a friendly phone assistant. Answer in one or two short spoken sentences. "
+        "Never use lists, markdown or emojis."
+    )
+    max_reply_tokens: Annotated[int, Meta(ge=1, le=4096)] = 80
+    temperature: Annotated[float, Meta(ge=0.0, le=2.0)] = 0.3
+    max_history_messages: Annotated[int, Meta(ge=0, le=1000)] = 12
+    """Older messages are dropped from the prompt (the system prompt always stays)."""
+
+
+class TtsSettings(_Section):
+    backend: Backend = "local"
+    voice: str = "embedded:joe-medium"
+    """``embedded:joe-medium`` or a path to a Piper ``.onnx`` voice (its ``.onnx.json`` beside it)."""
+    device: Device = "auto"
+    length_scale: Annotated[float, Meta(gt=0.1, le=5.0)] = 1.0
+    """Piper speaking rate: below 1 is faster."""
+    first_clause_min_words: Annotated[int, Meta(ge=0, le=50)] = 4
+    """The first clause of a reply is spoken on its own once it has this many words and ends in
+    a comma-like mark, so the caller hears something before the sentence is complete. 0 disables."""
+
+
+class CallSettings(_Section):
+    greeting: str = "Hello! How can I help you today?"
+    """Spoken when a call starts; empty for none."""
+    apology: str = "Sorry, I had a problem answering that. Could you say it again?"
+    """Spoken when a stage fails during a reply."""
+    playout_lead_ms: Annotated[int, Meta(ge=20, le=60_000)] = 400
+    """How far ahead of real time reply audio is sent to Twilio. Small keeps barge-in crisp."""
+
+
+class MetricsSettings(_Section):
+    turn_log_path: str = ""
+    """When set, every turn's latency record is appended to this file as one JSON line."""
+
+
+class ModelsSettings(_Section):
+    cache_dir: str = "~/.cache/voicegw"
+    """Where embedded models are materialised (joined, verified) once."""
+
+
+class Settings(_Section):
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    vad: VadSettings = msgspec.field(default_factory=VadSettings)
+    turn: TurnSettings = msgspec.field(default_factory=TurnSettings)
+    stt: SttSettings = msgspec.field(default_factory=SttSettings)
+    llm: LlmSettings = msgspec.field(default_factory=LlmSettings)
+    tts: TtsSettings = msgspec.field(default_factory=TtsSettings)
+    call: CallSettings = msgspec.field(default_factory=CallSettings)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
+    models: ModelsSettings = msgspec.field(default_factory=ModelsSettings)
+
+    def __post_init__(self) -> None:
+        if self.vad.silence_threshold > self.vad.speech_threshold:
+            raise ValueError(
+                "vad.silence_threshold must not exceed vad.speech_threshold "
+                f"({self.vad.silence_threshold} > {self.vad.speech_threshold})"
+            )
+        if self.turn.incomplete_end_silence_ms < self.turn.end_silence_ms:
+            raise ValueError("turn.incomplete_end_silence_ms must be >= turn.end_silence_ms")
+        for section in ("stt", "llm", "tts"):
+            if getattr(self, section).backend != "local":
+                raise ValueError(
+                    f"{section}.backend: only 'local' is implemented in this version"
+                )
+
+
+_PATH_RE = re.compile(r"`\$\.?([^`]*)`")
+_UNKNOWN_RE = re.compile(r"unknown field `([^`]+)`")
+
+
+def _explain(error: msgspec.ValidationError) -> str:
+    """Turn msgspec's message into one line that starts with the dotted key."""
+    text = str(error)
+    message, _, where = text.partition(" - at ")
+    path_match = _PATH_RE.search(where)
+    path = path_match.group(1) if path_match else ""
+    unknown = _UNKNOWN_RE.search(message)
+    if unknown:
+        key = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+        return f"{key}: unknown key"
+    if not path:
+        return message
+    return f"{path}: {message}"
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    overrides: dict[str, dict[str, Any]] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        try:
+            value: Any = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+def _merge(base: dict[str, Any], overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    merged = {section: dict(values) for section, values in base.items()}
+    for section, values in overrides.items():
+        target = merged.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{section}: must be a table, got {type(target).__name__}")
+        target.update(values)
+    return merged
+
+
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read ``path`` (if given), apply ``VOICEGW_*`` overrides, and validate everything."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    merged = _merge(raw, _env_overrides(os.environ if environ is None else environ))
+    try:
+        return msgspec.convert(merged, Settings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None

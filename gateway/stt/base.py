@@ -1,0 +1,27 @@
+"""The speech-to-text stage interface."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+
+class Transcript(msgspec.Struct, frozen=True):
+    text: str
+    language: str
+    audio_ms: int
+    """Length of the audio that was transcribed."""
+
+
+class Transcriber(Protocol):
+    """Turns one utterance into text. Implementations must not block the event loop."""
+
+    description: str
+    """Model and device, for logs: ``whisper-base on cpu (int8)``."""
+
+    async def transcribe(
+        self, samples: npt.NDArray[np.float32], sample_rate_hz: int
+    ) -> Transcript: ...

@@ -1,0 +1,22 @@
+"""The text-to-speech stage interface."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import NamedTuple, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+
+class PcmChunk(NamedTuple):
+    samples: npt.NDArray[np.int16]
+    sample_rate_hz: int
+
+
+class Synthesizer(Protocol):
+    """Speaks one sentence as a stream of mono int16 chunks."""
+
+    description: str
+
+    def synthesize(self, text: str) -> AsyncIterator[PcmChunk]: ...

@@ -1,0 +1,1 @@
+"""Model manifests and the code that materialises the embedded default models."""

@@ -170,3 +170,5 @@ class Reply:
             elif isinstance(item, SentenceEnd):
                 await self._playout.mark(f"turn{self.record.turn}-s{item.index}")
                 self._spoken.append(item.text)
+        if self.record.first_media is not None:
+            await self._playout.mark(f"turn{self.record.turn}-end")

@@ -6,6 +6,8 @@ from litestar import Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from litestar.di import NamedDependency
+
 from gateway.runtime import Gateway
 
 
@@ -16,7 +18,7 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz", sync_to_thread=False)
-def readyz(gateway: Gateway) -> Response[dict[str, object]]:
+def readyz(gateway: NamedDependency[Gateway]) -> Response[dict[str, object]]:
     """Models are loaded: calls can be taken."""
     if gateway.engines is None:
         body: dict[str, object] = {"status": "loading", "error": gateway.load_error}
@@ -27,7 +29,7 @@ def readyz(gateway: Gateway) -> Response[dict[str, object]]:
 
 
 @get("/metrics", sync_to_thread=False)
-def metrics(gateway: Gateway) -> Response[bytes]:
+def metrics(gateway: NamedDependency[Gateway]) -> Response[bytes]:
     return Response(
         generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )

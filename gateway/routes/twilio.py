@@ -8,6 +8,8 @@ from litestar import Request, Response, WebSocket, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from gateway.pipeline.call import CallSession
+from litestar.di import NamedDependency
+
 from gateway.runtime import Gateway
 from gateway.twilio import twiml
 from gateway.twilio.codec import MalformedMessage, decode_inbound, encode_outbound
@@ -26,7 +28,7 @@ TRY_AGAIN_LATER = 1013
 
 
 @post("/twilio/voice", status_code=200)
-async def voice_webhook(request: Request[object, object, object], gateway: Gateway) -> Response[str]:
+async def voice_webhook(request: Request[object, object, object], gateway: NamedDependency[Gateway]) -> Response[str]:
     """Answer an incoming call by connecting its audio to our media socket."""
     host = request.headers.get("host", "localhost")
     url = twiml.stream_url(gateway.settings.server.public_url, host)
@@ -34,7 +36,7 @@ async def voice_webhook(request: Request[object, object, object], gateway: Gatew
 
 
 @websocket(twiml.MEDIA_PATH)
-async def media_stream(socket: WebSocket[object, object, object], gateway: Gateway) -> None:
+async def media_stream(socket: WebSocket[object, object, object], gateway: NamedDependency[Gateway]) -> None:
     await socket.accept()
     if gateway.engines is None:
         await socket.close(code=TRY_AGAIN_LATER, reason="models are still loading")
@@ -45,7 +47,7 @@ async def media_stream(socket: WebSocket[object, object, object], gateway: Gatew
 class MediaStream:
     """Reads one socket's frames and hands typed messages to the call session."""
 
-    def __init__(self, socket: WebSocket[object, object, object], gateway: Gateway) -> None:
+    def __init__(self, socket: WebSocket[object, object, object], gateway: NamedDependency[Gateway]) -> None:
         self._socket = socket
         self._gateway = gateway
         self._session: CallSession | None = None

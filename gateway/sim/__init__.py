@@ -1,0 +1,1 @@
+"""A simulated Twilio caller for end-to-end tests and latency benchmarks."""

@@ -1,0 +1,206 @@
+"""A Twilio Media Streams client: what Twilio's side of a call does, over a real WebSocket.
+
+It sends ``connected`` and ``start``, streams caller audio as 20 ms mu-law frames in real time
+(silence between utterances, as a phone line does), records when each reply frame arrives, and
+echoes each ``mark`` once the audio sent before it would have finished playing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import msgspec
+import websockets
+
+from gateway.audio.frames import FRAME_BYTES, FRAME_MS
+from gateway.audio.mulaw import SILENCE_BYTE
+
+SILENT_FRAME = bytes([SILENCE_BYTE]) * FRAME_BYTES
+
+
+@dataclass
+class Received:
+    at: float
+    payload: bytes
+
+
+@dataclass
+class TurnResult:
+    last_voiced_sent_at: float
+    reply: list[Received] = field(default_factory=list)
+    premature: list[Received] = field(default_factory=list)
+    """Reply audio that arrived while the caller was still speaking the utterance."""
+    marks: list[str] = field(default_factory=list)
+
+    @property
+    def voice_to_voice_ms(self) -> float | None:
+        if not self.reply:
+            return None
+        return (self.reply[0].at - self.last_voiced_sent_at) * 1000
+
+    @property
+    def audio(self) -> bytes:
+        return b"".join(r.payload for r in self.reply)
+
+
+class SimulatedCaller:
+    def __init__(self, url: str, call_sid: str = "CAsimulated", stream_sid: str = "MZsimulated"):
+        self.url = url
+        self.call_sid = call_sid
+        self.stream_sid = stream_sid
+        self._socket: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._media: asyncio.Queue[Received] = asyncio.Queue()
+        self.marks: asyncio.Queue[str] = asyncio.Queue()
+        self._pending_marks: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
+        self._echoer: asyncio.Task[None] | None = None
+        self.other_events: list[dict[str, Any]] = []
+        self._sequence = itertools.count(1)
+        self._chunk = itertools.count(1)
+        self._played_until = 0.0
+        self._clock = time.monotonic
+        self._next_frame_at = 0.0
+
+    async def __aenter__(self) -> SimulatedCaller:
+        self._socket = await websockets.connect(self.url, max_size=2**22)
+        self._reader = asyncio.create_task(self._read())
+        self._echoer = asyncio.create_task(self._echo_marks())
+        await self.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await self.send_json(
+            {
+                "event": "start",
+                "sequenceNumber": str(next(self._sequence)),
+                "streamSid": self.stream_sid,
+                "start": {
+                    "accountSid": "ACsimulated",
+                    "streamSid": self.stream_sid,
+                    "callSid": self.call_sid,
+                    "tracks": ["inbound"],
+                    "customParameters": {},
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                },
+            }
+        )
+        self._next_frame_at = self._clock()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with contextlib.suppress(Exception):
+            await self.send_json({"event": "stop", "streamSid": self.stream_sid, "stop": {}})
+        await self._socket.close()
+        for task in (self._reader, self._echoer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        await self._socket.send(msgspec.json.encode(message).decode())
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        await self._socket.send(frame)
+
+    async def _read(self) -> None:
+        async for raw in self._socket:
+            message = msgspec.json.decode(raw)
+            now = self._clock()
+            event = message.get("event")
+            if event == "media":
+                payload = base64.b64decode(message["media"]["payload"])
+                self._media.put_nowait(Received(now, payload))
+                start = max(self._played_until, now)
+                self._played_until = start + len(payload) / 8000
+            elif event == "mark":
+                self._pending_marks.put_nowait((self._played_until, message["mark"]["name"]))
+            else:
+                self.other_events.append(message)
+
+    async def _echo_marks(self) -> None:
+        """Echo each mark, in order, once the audio sent before it has played."""
+        while True:
+            played_at, name = await self._pending_marks.get()
+            delay = played_at - self._clock()
+            if delay > 0:
+                await asyncio.sleep(delay)  # playback of the buffered audio, at real time
+            self.marks.put_nowait(name)
+            await self.send_json(
+                {
+                    "event": "mark",
+                    "sequenceNumber": str(next(self._sequence)),
+                    "streamSid": self.stream_sid,
+                    "mark": {"name": name},
+                }
+            )
+
+    async def send_frame(self, payload: bytes) -> float:
+        """Send one 20 ms frame at its real-time slot; returns when it was sent."""
+        delay = self._next_frame_at - self._clock()
+        if delay > 0:
+            await asyncio.sleep(delay)  # pacing the caller's audio at real time
+        self._next_frame_at = max(self._next_frame_at, self._clock() - 0.1) + FRAME_MS / 1000
+        await self.send_json(
+            {
+                "event": "media",
+                "sequenceNumber": str(next(self._sequence)),
+                "streamSid": self.stream_sid,
+                "media": {
+                    "track": "inbound",
+                    "chunk": str(next(self._chunk)),
+                    "timestamp": str(next(self._chunk) * FRAME_MS),
+                    "payload": base64.b64encode(payload).decode(),
+                },
+            }
+        )
+        return self._clock()
+
+    def drain_media(self) -> list[Received]:
+        items = []
+        while not self._media.empty():
+            items.append(self._media.get_nowait())
+        return items
+
+    async def wait_for_mark(self, prefix: str, timeout_s: float, keep_talking: bool = True) -> str:
+        """Send silence (as a live line does) until a mark starting with ``prefix`` is echoed."""
+
+        async def next_mark() -> str:
+            while True:
+                name = await self.marks.get()
+                if name.startswith(prefix):
+                    return name
+
+        waiter = asyncio.create_task(next_mark())
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not waiter.done():
+                    if keep_talking:
+                        await self.send_frame(SILENT_FRAME)
+                    else:
+                        await asyncio.wait({waiter})
+                return await waiter
+        finally:
+            waiter.cancel()
+
+    async def say(self, frames: list[bytes], reply_timeout_s: float = 20.0) -> TurnResult:
+        """Speak an utterance, then stay on the line in silence until the reply has played."""
+        self.drain_media()
+        last_sent = 0.0
+        for frame in frames:
+            last_sent = await self.send_frame(frame)
+        result = TurnResult(last_voiced_sent_at=last_sent)
+        result.premature = self.drain_media()
+        while not (result.marks and result.marks[-1].endswith("-end")):
+            result.marks.append(await self.wait_for_mark("turn", reply_timeout_s))
+        result.reply = self.drain_media()
+        return result

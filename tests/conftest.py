@@ -1,0 +1,70 @@
+"""Shared fixtures: settings, real engines (loaded once), and the real app on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+import pytest
+import uvicorn
+
+from gateway.app import create_app
+from gateway.engines import Engines, load_engines
+from gateway.settings import Settings, load_settings
+
+ServerFactory = Callable[..., Any]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The shipped defaults, untouched by the environment of whoever runs the tests."""
+    return load_settings(None, environ={})
+
+
+@pytest.fixture(scope="session")
+async def engines(settings: Settings) -> Engines:
+    return await load_engines(settings)
+
+
+@asynccontextmanager
+async def running_gateway(settings: Settings, engines: Engines | None) -> AsyncIterator[str]:
+    """Serve the real app with uvicorn on a free loopback port; yields the media socket URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)  # connections queue in the backlog until uvicorn starts accepting
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings, engines), log_level="warning", ws="websockets-sansio", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def gateway_server(engines: Engines) -> Callable[..., Any]:
+    """``async with gateway_server(settings) as host:`` runs a gateway with these settings."""
+
+    def start(settings: Settings) -> Any:
+        return running_gateway(settings, engines)
+
+    return start
+
+
+def with_changes(settings: Settings, **sections: dict[str, Any]) -> Settings:
+    """A copy of ``settings`` with some keys of some sections replaced."""
+    replaced = {
+        name: msgspec.structs.replace(getattr(settings, name), **values)
+        for name, values in sections.items()
+    }
+    return msgspec.structs.replace(settings, **replaced)

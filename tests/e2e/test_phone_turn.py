@@ -1,0 +1,61 @@
+"""A real phone turn over a real WebSocket: caller speaks, hears a spoken reply."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from gateway.audio import mulaw
+from gateway.engines import Engines
+from gateway.settings import Settings
+from gateway.sim.caller import SimulatedCaller
+from gateway.sim.clips import make_clip
+from tests.conftest import with_changes
+
+UTTERANCE = "What time does the library open tomorrow morning?"
+
+
+async def transcribe_mulaw(engines: Engines, audio: bytes) -> str:
+    pcm = mulaw.decode(audio).astype(np.float32) / 32768.0
+    transcript = await engines.transcriber.transcribe(pcm, 8000)
+    return transcript.text
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+async def test_caller_hears_greeting_then_a_spoken_reply(
+    engines: Engines, settings: Settings, gateway_server: Any
+) -> None:
+    turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
+    configured = with_changes(settings, metrics={"turn_log_path": str(turn_log)})
+    clip = await make_clip(engines.synthesizer, UTTERANCE)
+    async with gateway_server(configured) as host, SimulatedCaller(f"ws://{host}/twilio/media") as caller:
+        await caller.wait_for_mark("greeting", timeout_s=15)
+        greeting = caller.drain_media()
+        assert "help" in words(await transcribe_mulaw(engines, b"".join(r.payload for r in greeting)))
+
+        result = await caller.say(clip.frames, reply_timeout_s=30)
+
+    assert not result.premature, "reply audio started before the caller finished"
+    assert result.voice_to_voice_ms is not None and result.voice_to_voice_ms > 0
+    assert all(len(r.payload) == 160 for r in result.reply), "20 ms frames of mu-law"
+    heard = await transcribe_mulaw(engines, result.audio)
+    assert len(words(heard)) >= 3, f"reply should be real speech, got {heard!r}"
+    assert any(m.startswith("turn1-s") for m in result.marks), result.marks
+
+    records = [msgspec.json.decode(line) for line in turn_log.read_text().splitlines()]
+    assert len(records) == 1
+    record = records[0]
+    assert record["outcome"] == "replied"
+    assert "library" in record["user_text"].lower()
+    offsets = record["offsets_ms"]
+    for stage in ("endpoint", "transcript", "first_token", "first_sentence", "first_audio", "first_media"):
+        assert offsets[stage] is not None, stage
+    assert offsets["first_media"] >= offsets["first_audio"] >= offsets["first_sentence"]

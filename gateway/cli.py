@@ -41,7 +41,12 @@ def _fetch(settings: Settings, names: list[str]) -> None:
 
     cache = Path(settings.models.cache_dir).expanduser()
     total = bytes_to_materialise(cache, names)
-    columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    columns = (
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
     try:
         with Progress(*columns, console=console, disable=total == 0) as progress:
             task = progress.add_task("materialising models", total=total)
@@ -87,7 +92,9 @@ def serve(
         f"voicegw listening on http://{server.host}:{server.port} "
         f"(Twilio webhook POST /twilio/voice, media socket /twilio/media)"
     )
-    uvicorn.run(application, host=server.host, port=server.port, log_level="warning", ws="websockets-sansio")
+    uvicorn.run(
+        application, host=server.host, port=server.port, log_level="warning", ws="websockets-sansio"
+    )
 
 
 @models_app.command("fetch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.llm.base import ChatModel
 from gateway.llm.local import LlamaChat
@@ -18,6 +19,9 @@ from gateway.vad.silero import load_session
 from models.fetch import Progress, materialise
 from models.manifest import load_manifest
 
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
+
 EMBEDDED = "embedded:"
 VAD_MODEL = "silero-vad"
 
@@ -27,7 +31,7 @@ class Engines:
     transcriber: Transcriber
     chat: ChatModel
     synthesizer: Synthesizer
-    vad_session: object
+    vad_session: InferenceSession
     phrases: PhraseCache
 
     def describe(self) -> list[str]:
@@ -73,22 +77,22 @@ def load_engines_sync(settings: Settings, progress: Progress = lambda _: None) -
     tts_source, tts_label = _resolve("tts.voice", settings.tts.voice, cache, progress)
     vad_dir, _ = _resolve("vad", EMBEDDED + VAD_MODEL, cache, progress)
     transcriber = WhisperTranscriber.load(
-        str(stt_source),
-        settings.stt.device,
-        settings.stt.compute_type,
-        settings.stt.cpu_threads,
-        settings.stt.language,
-        settings.stt.beam_size,
-        stt_label,
+        model=str(stt_source),
+        device=settings.stt.device,
+        compute_type=settings.stt.compute_type,
+        cpu_threads=settings.stt.cpu_threads,
+        language=settings.stt.language,
+        beam_size=settings.stt.beam_size,
+        label=stt_label,
     )
     chat = LlamaChat.load(
-        _first_file(llm_source, ".gguf", "llm.model"),
-        settings.llm.device,
-        settings.llm.context_tokens,
-        settings.llm.threads,
-        settings.llm.max_reply_tokens,
-        settings.llm.temperature,
-        llm_label,
+        path=_first_file(llm_source, ".gguf", "llm.model"),
+        device=settings.llm.device,
+        context_tokens=settings.llm.context_tokens,
+        threads=settings.llm.threads,
+        max_tokens=settings.llm.max_reply_tokens,
+        temperature=settings.llm.temperature,
+        label=llm_label,
     )
     synthesizer = PiperSynthesizer.load(
         _first_file(tts_source, ".onnx", "tts.voice"),

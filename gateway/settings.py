@@ -99,7 +99,7 @@ class LlmSettings(_Section):
 class TtsSettings(_Section):
     backend: Backend = "local"
     voice: str = "embedded:joe-medium"
-    """``embedded:joe-medium`` or a path to a Piper ``.onnx`` voice (its ``.onnx.json`` beside it)."""
+    """``embedded:joe-medium`` or a path to a Piper ``.onnx`` voice (``.onnx.json`` beside it)."""
     device: Device = "auto"
     length_scale: Annotated[float, Meta(gt=0.1, le=5.0)] = 1.0
     """Piper speaking rate: below 1 is faster."""
@@ -148,9 +148,7 @@ class Settings(_Section):
             raise ValueError("turn.incomplete_end_silence_ms must be >= turn.end_silence_ms")
         for section in ("stt", "llm", "tts"):
             if getattr(self, section).backend != "local":
-                raise ValueError(
-                    f"{section}.backend: only 'local' is implemented in this version"
-                )
+                raise ValueError(f"{section}.backend: only 'local' is implemented in this version")
 
 
 _PATH_RE = re.compile(r"`\$\.?([^`]*)`")
@@ -196,9 +194,7 @@ def _merge(base: dict[str, Any], overrides: Mapping[str, Mapping[str, Any]]) -> 
     return merged
 
 
-def load_settings(
-    path: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read ``path`` (if given), apply ``VOICEGW_*`` overrides, and validate everything."""
     raw: dict[str, Any] = {}
     if path is not None:

@@ -111,9 +111,7 @@ def bytes_to_materialise(cache_dir: Path, names: list[str] | None = None) -> int
     return total
 
 
-def materialise(
-    name: str, cache_dir: Path, progress: Progress = lambda _: None
-) -> Path:
+def materialise(name: str, cache_dir: Path, progress: Progress = lambda _: None) -> Path:
     """Make ``<cache>/<name>/`` hold every file of the model, verified. Idempotent."""
     entry = load_manifest()[name]
     directory = model_dir(cache_dir, name)
@@ -137,9 +135,7 @@ def locate(name: str, cache_dir: Path) -> Path:
         if not target.is_file():
             raise ModelError(f"{name}: {target} is missing; run `{FIX_COMMAND}`")
         if not _is_current(target, spec):
-            raise ModelError(
-                f"{name}: {target} is incomplete or unverified; run `{FIX_COMMAND}`"
-            )
+            raise ModelError(f"{name}: {target} is incomplete or unverified; run `{FIX_COMMAND}`")
     return directory
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gateway.devices import llama_device
 from gateway.llm.base import ChatMessage
@@ -23,9 +23,7 @@ class LlamaChat:
     longest common prompt prefix, so a call's growing history stays warm between its turns.
     """
 
-    def __init__(
-        self, llm: Llama, description: str, max_tokens: int, temperature: float
-    ) -> None:
+    def __init__(self, llm: Llama, description: str, max_tokens: int, temperature: float) -> None:
         self._llm = llm
         self.description = description
         self._max_tokens = max_tokens
@@ -36,6 +34,7 @@ class LlamaChat:
     @classmethod
     def load(
         cls,
+        *,
         path: str,
         device: str,
         context_tokens: int,
@@ -58,11 +57,14 @@ class LlamaChat:
 
     def _generate(self, messages: list[dict[str, str]]) -> Iterator[str]:
         with self._lock:
-            chunks: Iterator[Any] = self._llm.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
-                stream=True,
-                max_tokens=self._max_tokens,
-                temperature=self._temperature,
+            chunks = cast(
+                Iterator[Any],
+                self._llm.create_chat_completion(
+                    messages=messages,  # type: ignore[arg-type]
+                    stream=True,
+                    max_tokens=self._max_tokens,
+                    temperature=self._temperature,
+                ),
             )
             try:
                 for chunk in chunks:

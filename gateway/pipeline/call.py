@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from gateway.audio import mulaw
 from gateway.audio.frames import SAMPLE_RATE_HZ
@@ -84,7 +86,7 @@ class CallSession:
         self.conversation = Conversation(
             settings.llm.system_prompt, settings.llm.max_history_messages
         )
-        self._vad = SileroStream(engines.vad_session, SAMPLE_RATE_HZ)  # type: ignore[arg-type]
+        self._vad = SileroStream(engines.vad_session, SAMPLE_RATE_HZ)
         self._endpointer = Endpointer(endpoint_config(settings), self._vad.window_ms)
         self._utterance = UtteranceBuffer(
             settings.vad.speech_pad_ms + settings.vad.min_speech_ms + 2 * self._vad.window_ms
@@ -118,8 +120,8 @@ class CallSession:
                 log.warning("call=%s task %s ignored cancellation", self.call_sid, task)
         log.info("call=%s ended: %s", self.call_sid, reason)
 
-    def _spawn(self, coroutine: object) -> asyncio.Task[object]:
-        task: asyncio.Task[object] = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def _spawn(self, coroutine: Coroutine[Any, Any, object]) -> asyncio.Task[object]:
+        task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -187,7 +189,7 @@ class CallSession:
         reply.commit(self._turns, now, reason)
         self._speaking = reply
 
-    def _start_reply(self, audio: np.ndarray, *, speculative: bool) -> Reply:  # type: ignore[type-arg]
+    def _start_reply(self, audio: npt.NDArray[np.float32], *, speculative: bool) -> Reply:
         record = TurnRecord(call_sid=self.call_sid, turn=0, speculative=speculative)
         reply = Reply(
             audio=audio,

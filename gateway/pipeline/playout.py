@@ -15,8 +15,8 @@ from gateway.audio.frames import FRAME_MS
 from gateway.twilio.messages import (
     Clear,
     MarkLabel,
-    OutboundMedia,
     OutboundMark,
+    OutboundMedia,
     OutboundMessage,
     OutboundPayload,
 )

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from gateway.llm.base import ChatModel
 from gateway.metrics import TurnRecord
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.playout import Playout
 from gateway.pipeline.speech import FrameEncoder
 from gateway.stt.base import Transcriber, Transcript
-from gateway.llm.base import ChatModel
 from gateway.tts.base import Synthesizer
 from gateway.tts.sentences import SentenceSplitter
 

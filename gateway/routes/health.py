@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-from litestar.di import NamedDependency
 
 from gateway.runtime import Gateway
 
@@ -30,6 +29,4 @@ def readyz(gateway: NamedDependency[Gateway]) -> Response[dict[str, object]]:
 
 @get("/metrics", sync_to_thread=False)
 def metrics(gateway: NamedDependency[Gateway]) -> Response[bytes]:
-    return Response(
-        generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
+    return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from litestar import Request, Response, WebSocket, post, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
 from gateway.pipeline.call import CallSession
-from litestar.di import NamedDependency
-
 from gateway.runtime import Gateway
 from gateway.twilio import twiml
 from gateway.twilio.codec import MalformedMessage, decode_inbound, encode_outbound
@@ -28,7 +28,9 @@ TRY_AGAIN_LATER = 1013
 
 
 @post("/twilio/voice", status_code=200)
-async def voice_webhook(request: Request[object, object, object], gateway: NamedDependency[Gateway]) -> Response[str]:
+async def voice_webhook(
+    request: Request[Any, Any, Any], gateway: NamedDependency[Gateway]
+) -> Response[str]:
     """Answer an incoming call by connecting its audio to our media socket."""
     host = request.headers.get("host", "localhost")
     url = twiml.stream_url(gateway.settings.server.public_url, host)
@@ -36,7 +38,7 @@ async def voice_webhook(request: Request[object, object, object], gateway: Named
 
 
 @websocket(twiml.MEDIA_PATH)
-async def media_stream(socket: WebSocket[object, object, object], gateway: NamedDependency[Gateway]) -> None:
+async def media_stream(socket: WebSocket[Any, Any, Any], gateway: NamedDependency[Gateway]) -> None:
     await socket.accept()
     if gateway.engines is None:
         await socket.close(code=TRY_AGAIN_LATER, reason="models are still loading")
@@ -47,7 +49,7 @@ async def media_stream(socket: WebSocket[object, object, object], gateway: Named
 class MediaStream:
     """Reads one socket's frames and hands typed messages to the call session."""
 
-    def __init__(self, socket: WebSocket[object, object, object], gateway: NamedDependency[Gateway]) -> None:
+    def __init__(self, socket: WebSocket[Any, Any, Any], gateway: NamedDependency[Gateway]) -> None:
         self._socket = socket
         self._gateway = gateway
         self._session: CallSession | None = None
@@ -61,9 +63,8 @@ class MediaStream:
         try:
             while True:
                 event = await self._socket.receive()
-                frame = event.get("text")
-                if frame is None:
-                    frame = event.get("bytes") or b""
+                text, data = event.get("text"), event.get("bytes")
+                frame = text if isinstance(text, str) else data if isinstance(data, bytes) else b""
                 if not self._dispatch(frame):
                     break
         except WebSocketDisconnect:
@@ -97,6 +98,10 @@ class MediaStream:
         if message.stream_sid and message.stream_sid != self._stream_sid:
             self._reject("wrong_stream", f"streamSid {message.stream_sid!r}")
             return True
+        return self._to_session(session, message)
+
+    @staticmethod
+    def _to_session(session: CallSession, message: Media | Mark | Dtmf | Stop) -> bool:
         match message:
             case Media(media=chunk):
                 session.on_audio(chunk.payload)

@@ -34,7 +34,8 @@ class CallerClip:
 
 def voiced_frames(pcm: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     frames = pcm[: len(pcm) - len(pcm) % FRAME_BYTES].reshape(-1, FRAME_BYTES)
-    return np.abs(frames).max(axis=1) > VOICED_LEVEL
+    voiced: npt.NDArray[np.bool_] = np.abs(frames).max(axis=1) > VOICED_LEVEL
+    return voiced
 
 
 def trim(pcm: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -32,6 +32,7 @@ class WhisperTranscriber:
     @classmethod
     def load(
         cls,
+        *,
         model: str,
         device: str,
         compute_type: str,
@@ -43,12 +44,12 @@ class WhisperTranscriber:
         from faster_whisper import WhisperModel
 
         resolved = whisper_device(device)
-        compute = compute_type if compute_type != "auto" else (
-            "float16" if resolved == "cuda" else "int8"
+        compute = (
+            compute_type
+            if compute_type != "auto"
+            else ("float16" if resolved == "cuda" else "int8")
         )
-        loaded = WhisperModel(
-            model, device=resolved, compute_type=compute, cpu_threads=cpu_threads
-        )
+        loaded = WhisperModel(model, device=resolved, compute_type=compute, cpu_threads=cpu_threads)
         return cls(loaded, f"{label} on {resolved} ({compute})", language, beam_size)
 
     def _run(self, samples: npt.NDArray[np.float32], sample_rate_hz: int) -> Transcript:
@@ -69,8 +70,6 @@ class WhisperTranscriber:
             audio_ms=len(samples) * 1000 // sample_rate_hz,
         )
 
-    async def transcribe(
-        self, samples: npt.NDArray[np.float32], sample_rate_hz: int
-    ) -> Transcript:
+    async def transcribe(self, samples: npt.NDArray[np.float32], sample_rate_hz: int) -> Transcript:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._run, samples, sample_rate_hz)

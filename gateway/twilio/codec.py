@@ -39,7 +39,8 @@ def decode_inbound(frame: str | bytes) -> InboundMessage:
     if len(frame) > MAX_MESSAGE_BYTES:
         raise MalformedMessage(Problem.TOO_LARGE, f"{len(frame)} characters")
     try:
-        return _decoder.decode(frame)
+        message: InboundMessage = _decoder.decode(frame)
+        return message
     except msgspec.ValidationError as exc:
         text = str(exc)
         if "`$.event`" in text or "Object missing required field `event`" in text:

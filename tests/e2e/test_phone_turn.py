@@ -36,10 +36,15 @@ async def test_caller_hears_greeting_then_a_spoken_reply(
     turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
     configured = with_changes(settings, metrics={"turn_log_path": str(turn_log)})
     clip = await make_clip(engines.synthesizer, UTTERANCE)
-    async with gateway_server(configured) as host, SimulatedCaller(f"ws://{host}/twilio/media") as caller:
+    async with (
+        gateway_server(configured) as host,
+        SimulatedCaller(f"ws://{host}/twilio/media") as caller,
+    ):
         await caller.wait_for_mark("greeting", timeout_s=15)
         greeting = caller.drain_media()
-        assert "help" in words(await transcribe_mulaw(engines, b"".join(r.payload for r in greeting)))
+        assert "help" in words(
+            await transcribe_mulaw(engines, b"".join(r.payload for r in greeting))
+        )
 
         result = await caller.say(clip.frames, reply_timeout_s=30)
 
@@ -56,6 +61,13 @@ async def test_caller_hears_greeting_then_a_spoken_reply(
     assert record["outcome"] == "replied"
     assert "library" in record["user_text"].lower()
     offsets = record["offsets_ms"]
-    for stage in ("endpoint", "transcript", "first_token", "first_sentence", "first_audio", "first_media"):
+    for stage in (
+        "endpoint",
+        "transcript",
+        "first_token",
+        "first_sentence",
+        "first_audio",
+        "first_media",
+    ):
         assert offsets[stage] is not None, stage
     assert offsets["first_media"] >= offsets["first_audio"] >= offsets["first_sentence"]

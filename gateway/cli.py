@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -87,14 +89,26 @@ def serve(
         raise typer.Exit(1) from None
     for line in engines.describe():
         console.print(f"loaded {line}")
+    # Rendered before listening, so the first call is greeted at once.
+    asyncio.run(engines.phrases.prepare(settings.call.greeting, settings.call.apology))
     application = create_app(settings, engines)
+    listener = _listen(server.host, server.port)
     console.print(
         f"voicegw listening on http://{server.host}:{server.port} "
         f"(Twilio webhook POST /twilio/voice, media socket /twilio/media)"
     )
-    uvicorn.run(
-        application, host=server.host, port=server.port, log_level="warning", ws="websockets-sansio"
-    )
+    uvicorn_config = uvicorn.Config(application, log_level="warning", ws="websockets-sansio")
+    uvicorn.Server(uvicorn_config).run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before saying we listen, so the line is true when it is printed."""
+    try:
+        listener = socket.create_server((host, port), reuse_port=False, backlog=128)
+    except OSError as error:
+        console.print(f"[red]cannot listen on {host}:{port}:[/red] {error}")
+        raise typer.Exit(1) from None
+    return listener
 
 
 @models_app.command("fetch")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,6 +82,7 @@ def load_engines_sync(settings: Settings, progress: Progress = lambda _: None) -
         cpu_threads=settings.stt.cpu_threads,
         language=settings.stt.language,
         beam_size=settings.stt.beam_size,
+        encoder_window_ms=settings.stt.encoder_window_ms,
         label=stt_label,
     )
     chat = LlamaChat.load(
@@ -102,10 +102,3 @@ def load_engines_sync(settings: Settings, progress: Progress = lambda _: None) -
     )
     vad_session = load_session(_first_file(vad_dir, ".onnx", "vad"))
     return Engines(transcriber, chat, synthesizer, vad_session, PhraseCache(synthesizer))
-
-
-async def load_engines(settings: Settings) -> Engines:
-    """Load off the event loop, then pre-render the fixed phrases."""
-    engines = await asyncio.to_thread(load_engines_sync, settings)
-    await engines.phrases.prepare(settings.call.greeting, settings.call.apology)
-    return engines

@@ -4,36 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 
-from gateway.engines import Engines, load_engines
+from gateway.engines import Engines, load_engines_sync
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
 
 log = logging.getLogger("voicegw")
 
 
-@dataclass
 class Gateway:
-    settings: Settings
-    metrics: GatewayMetrics
-    engines: Engines | None = None
-    load_error: str = ""
-    _loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    """A plain class on purpose: Litestar validates injected dataclasses field by field."""
 
-    @property
-    def ready(self) -> bool:
-        return self.engines is not None
+    def __init__(
+        self, settings: Settings, metrics: GatewayMetrics, engines: Engines | None = None
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._handed_in = engines
+        self.engines: Engines | None = None
+        """Set once everything is loaded and the fixed phrases are rendered: calls can start."""
+        self.load_error = ""
 
     async def load(self) -> None:
-        """Load the engines unless they were handed in; /readyz says 503 until this is done."""
-        if self.engines is None:
-            try:
-                self.engines = await load_engines(self.settings)
-            except Exception as error:
-                self.load_error = f"{type(error).__name__}: {error}"
-                log.exception("loading models failed")
-                raise
-            for line in self.engines.describe():
-                log.info("loaded %s", line)
-        self._loaded.set()
+        """Load the engines (unless handed in) and pre-render greeting and apology."""
+        try:
+            engines = self._handed_in
+            if engines is None:
+                engines = await asyncio.to_thread(load_engines_sync, self.settings)
+            await engines.phrases.prepare(self.settings.call.greeting, self.settings.call.apology)
+        except Exception as error:
+            self.load_error = f"{type(error).__name__}: {error}"
+            log.exception("loading models failed")
+            raise
+        self.engines = engines
+        for line in engines.describe():
+            log.info("ready: %s", line)

@@ -77,6 +77,10 @@ class SttSettings(_Section):
     language: str = "en"
     beam_size: Annotated[int, Meta(ge=1, le=10)] = 1
     cpu_threads: Annotated[int, Meta(ge=0, le=256)] = 2
+    encoder_window_ms: Annotated[int, Meta(ge=0, le=30_000)] = 8000
+    """Encode utterances in a window this short (plus 1 s past the audio) instead of Whisper's
+    30 s: about 4x faster on CPU, same accuracy on phone turns. 0: the standard 30 s window.
+    Needs a fixed ``language``."""
 
 
 class LlmSettings(_Section):

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 
 from gateway.app import create_app
-from gateway.engines import Engines, load_engines
+from gateway.engines import Engines, load_engines_sync
 from gateway.settings import Settings, load_settings
 
 ServerFactory = Callable[..., Any]
@@ -27,7 +27,9 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 async def engines(settings: Settings) -> Engines:
-    return await load_engines(settings)
+    loaded = await asyncio.to_thread(load_engines_sync, settings)
+    await loaded.phrases.prepare(settings.call.greeting, settings.call.apology)
+    return loaded
 
 
 @asynccontextmanager

@@ -113,6 +113,10 @@ class SimulatedCaller:
         await self._socket.send(frame)
 
     async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self._read_messages()
+
+    async def _read_messages(self) -> None:
         async for raw in self._socket:
             message = msgspec.json.decode(raw)
             now = self._clock()

@@ -1,0 +1,191 @@
+"""Voice-to-voice latency over real WebSockets, the gateway against seed mode.
+
+Usage: python bench/latency.py [--modes gateway,seed] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jiwer
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from gateway.audio import mulaw
+from gateway.engines import load_engines_sync
+from gateway.settings import load_settings
+from gateway.sim.caller import SILENT_FRAME, SimulatedCaller
+from gateway.sim.clips import CallerClip, make_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+console = Console()
+MODES: dict[str, dict[str, str]] = {
+    "gateway": {},
+    "seed": {
+        "VOICEGW_TURN__SPECULATE": "false",
+        "VOICEGW_TURN__END_SILENCE_MS": "1000",
+        "VOICEGW_TURN__INCOMPLETE_END_SILENCE_MS": "1000",
+        "VOICEGW_TTS__FIRST_CLAUSE_MIN_WORDS": "0",
+    },
+}
+STAGES = ("endpoint", "transcript", "first_token", "first_sentence", "first_audio", "first_media")
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    v2v_ms: list[float] = field(default_factory=list)
+    premature: int = 0
+    missing: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def start_gateway(env_overrides: dict[str, str], turn_log: Path) -> tuple[Any, int]:
+    port = free_port()
+    env = {**os.environ, **env_overrides, "VOICEGW_METRICS__TURN_LOG_PATH": str(turn_log)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "serve", "--port", str(port),
+        "--config", str(ROOT / "config.toml"),
+        env=env, stdout=subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    async with asyncio.timeout(120):
+        while b"listening on" not in await process.stderr.readline():
+            if process.returncode is not None:
+                raise RuntimeError("gateway exited during start-up")
+    asyncio.ensure_future(_drain(process.stderr))
+    return process, port
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.readline():
+        pass
+
+
+async def run_mode(mode: str, clips: list[CallerClip]) -> ModeResult:
+    result = ModeResult(mode)
+    turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
+    process, port = await start_gateway(MODES[mode], turn_log)
+    try:
+        async with SimulatedCaller(f"ws://127.0.0.1:{port}/twilio/media") as caller:
+            await caller.wait_for_mark("greeting", timeout_s=30)
+            for _ in range(25):  # a little line silence before the first utterance
+                await caller.send_frame(SILENT_FRAME)
+            for index, clip in enumerate(clips):
+                try:
+                    turn = await caller.say(clip.frames, reply_timeout_s=30)
+                except TimeoutError:
+                    result.missing += 1
+                    console.print(f"[yellow]{mode}: no reply to {clip.text!r}[/yellow]")
+                    continue
+                result.premature += bool(turn.premature)
+                if turn.voice_to_voice_ms is not None:
+                    result.v2v_ms.append(turn.voice_to_voice_ms)
+                console.print(
+                    f"{mode} {index + 1:2}/{len(clips)} v2v={turn.voice_to_voice_ms:6.0f} ms"
+                    f"{'  PREMATURE' if turn.premature else ''}  {clip.text}"
+                )
+    finally:
+        process.terminate()
+        await process.wait()
+    result.records = [json.loads(line) for line in turn_log.read_text().splitlines()]
+    return result
+
+
+def wer(references: list[str], hypotheses: list[str]) -> float:
+    normalize = jiwer.Compose(
+        [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
+         jiwer.Strip(), jiwer.ReduceToListOfListOfWords()]
+    )  # fmt: skip
+    return float(
+        jiwer.wer(references, hypotheses, reference_transform=normalize,
+                  hypothesis_transform=normalize)
+    )  # fmt: skip
+
+
+def report(results: list[ModeResult], clips: list[CallerClip], whole_wer: float) -> dict[str, Any]:
+    table = Table(title="voice-to-voice (client-measured) and stages (gateway, median ms after speech end)")
+    for column in ("mode", "n", "p50", "p95", "max", "premature", "no reply", "WER", *STAGES):
+        table.add_column(column, justify="right")
+    summary: dict[str, Any] = {"whole_utterance_wer": whole_wer, "modes": {}}
+    for r in results:
+        replied = [rec for rec in r.records if rec["outcome"] == "replied"]
+        stages = {
+            s: statistics.median(v) if (v := [rec["offsets_ms"][s] for rec in replied if rec["offsets_ms"][s] is not None]) else None
+            for s in STAGES
+        }  # fmt: skip
+        texts = [rec["user_text"] for rec in r.records if rec["outcome"] != "superseded"]
+        mode_wer = wer([c.text for c in clips], texts) if len(texts) == len(clips) else float("nan")
+        summary["modes"][r.mode] = {
+            "n": len(r.v2v_ms), "p50_ms": percentile(r.v2v_ms, 50), "p95_ms": percentile(r.v2v_ms, 95),
+            "max_ms": max(r.v2v_ms, default=float("nan")), "premature": r.premature,
+            "no_reply": r.missing, "wer": mode_wer, "stages_median_ms": stages, "v2v_ms": r.v2v_ms,
+        }  # fmt: skip
+        table.add_row(
+            r.mode, str(len(r.v2v_ms)), f"{percentile(r.v2v_ms, 50):.0f}",
+            f"{percentile(r.v2v_ms, 95):.0f}", f"{max(r.v2v_ms, default=float('nan')):.0f}",
+            str(r.premature), str(r.missing), f"{mode_wer:.3f}",
+            *(f"{stages[s]:.0f}" if stages[s] is not None else "-" for s in STAGES),
+        )  # fmt: skip
+    console.print(table)
+    modes = summary["modes"]
+    if "gateway" in modes and "seed" in modes:
+        ratio = modes["gateway"]["p50_ms"] / modes["seed"]["p50_ms"]
+        summary["p50_ratio_gateway_to_seed"] = ratio
+        console.print(f"median ratio gateway/seed: {ratio:.2f}")
+    console.print(f"whole-utterance WER on the same clips: {whole_wer:.3f}")
+    return summary
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--modes", default="gateway,seed")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
+    args = parser.parse_args()
+    settings = load_settings(ROOT / "config.toml", environ={})
+    engines = load_engines_sync(settings)  # Piper for the caller's voice, Whisper for the WER pass
+    spec = tomllib.loads((ROOT / "bench" / "utterances.toml").read_text())["utterance"]
+    spec = spec[: args.limit] if args.limit else spec
+    clips = [await make_clip(engines.synthesizer, u["text"], u.get("pauses")) for u in spec]
+    whole = []
+    for clip in clips:
+        pcm = mulaw.decode(clip.mulaw).astype(np.float32) / 32768
+        whole.append((await engines.transcriber.transcribe(pcm, 8000)).text)
+    whole_wer = wer([c.text for c in clips], whole)
+    del engines
+    results = [await run_mode(mode, clips) for mode in args.modes.split(",")]
+    summary = report(results, clips, whole_wer)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"latency-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(summary, indent=2))
+    console.print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

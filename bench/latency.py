@@ -31,7 +31,7 @@ from gateway.sim.caller import SILENT_FRAME, SimulatedCaller
 from gateway.sim.clips import CallerClip, make_clip
 
 ROOT = Path(__file__).resolve().parents[1]
-console = Console()
+console = Console(width=160)
 MODES: dict[str, dict[str, str]] = {
     "gateway": {},
     "seed": {
@@ -39,6 +39,7 @@ MODES: dict[str, dict[str, str]] = {
         "VOICEGW_TURN__END_SILENCE_MS": "1000",
         "VOICEGW_TURN__INCOMPLETE_END_SILENCE_MS": "1000",
         "VOICEGW_TTS__FIRST_CLAUSE_MIN_WORDS": "0",
+        "VOICEGW_STT__ENCODER_WINDOW_MS": "0",
     },
 }
 STAGES = ("endpoint", "transcript", "first_token", "first_sentence", "first_audio", "first_media")
@@ -78,7 +79,7 @@ async def start_gateway(env_overrides: dict[str, str], turn_log: Path) -> tuple[
         while b"listening on" not in await process.stderr.readline():
             if process.returncode is not None:
                 raise RuntimeError("gateway exited during start-up")
-    asyncio.ensure_future(_drain(process.stderr))
+    process.drain_task = asyncio.ensure_future(_drain(process.stderr))  # type: ignore[attr-defined]
     return process, port
 
 
@@ -128,21 +129,24 @@ def wer(references: list[str], hypotheses: list[str]) -> float:
     )  # fmt: skip
 
 
+def median_offset(records: list[dict[str, Any]], stage: str) -> float | None:
+    values = [r["offsets_ms"][stage] for r in records if r["offsets_ms"][stage] is not None]
+    return statistics.median(values) if values else None
+
+
 def report(results: list[ModeResult], clips: list[CallerClip], whole_wer: float) -> dict[str, Any]:
-    table = Table(title="voice-to-voice (client-measured) and stages (gateway, median ms after speech end)")
+    table = Table(title="voice-to-voice (client) and stages (gateway: median ms after speech end)")
     for column in ("mode", "n", "p50", "p95", "max", "premature", "no reply", "WER", *STAGES):
         table.add_column(column, justify="right")
     summary: dict[str, Any] = {"whole_utterance_wer": whole_wer, "modes": {}}
     for r in results:
         replied = [rec for rec in r.records if rec["outcome"] == "replied"]
-        stages = {
-            s: statistics.median(v) if (v := [rec["offsets_ms"][s] for rec in replied if rec["offsets_ms"][s] is not None]) else None
-            for s in STAGES
-        }  # fmt: skip
+        stages = {stage: median_offset(replied, stage) for stage in STAGES}
         texts = [rec["user_text"] for rec in r.records if rec["outcome"] != "superseded"]
         mode_wer = wer([c.text for c in clips], texts) if len(texts) == len(clips) else float("nan")
         summary["modes"][r.mode] = {
-            "n": len(r.v2v_ms), "p50_ms": percentile(r.v2v_ms, 50), "p95_ms": percentile(r.v2v_ms, 95),
+            "n": len(r.v2v_ms), "p50_ms": percentile(r.v2v_ms, 50),
+            "p95_ms": percentile(r.v2v_ms, 95),
             "max_ms": max(r.v2v_ms, default=float("nan")), "premature": r.premature,
             "no_reply": r.missing, "wer": mode_wer, "stages_median_ms": stages, "v2v_ms": r.v2v_ms,
         }  # fmt: skip

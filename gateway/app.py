@@ -30,9 +30,11 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
         finally:
             loading.cancel()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[healthz, readyz, metrics, voice_webhook, media_stream],
         dependencies={"gateway": Provide(lambda: gateway, sync_to_thread=False)},
         lifespan=[lifespan],
         logging_config=None,
     )
+    app.state.gateway = gateway  # for embedding programs and tests; handlers use injection
+    return app

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from gateway.engines import Engines, load_engines_sync
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
 
 log = logging.getLogger("voicegw")
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    call_sid: str
+    reason: str
+    tasks_left: int
+    """Tasks of the call still running after the cancellation grace period (should be 0)."""
 
 
 class Gateway:
@@ -24,6 +34,12 @@ class Gateway:
         self.engines: Engines | None = None
         """Set once everything is loaded and the fixed phrases are rendered: calls can start."""
         self.load_error = ""
+        self.call_ended_listeners: list[Callable[[CallEnded], None]] = []
+        """Observers of finished calls (tests, soak harnesses)."""
+
+    def call_ended(self, event: CallEnded) -> None:
+        for listener in self.call_ended_listeners:
+            listener(event)
 
     async def load(self) -> None:
         """Load the engines (unless handed in) and pre-render greeting and apology."""

@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -14,6 +15,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.engines import Engines, load_engines_sync
+from gateway.runtime import Gateway
 from gateway.settings import Settings, load_settings
 
 ServerFactory = Callable[..., Any]
@@ -32,21 +34,33 @@ async def engines(settings: Settings) -> Engines:
     return loaded
 
 
+@dataclass
+class RunningGateway:
+    host: str
+    """``127.0.0.1:PORT``"""
+    gateway: Gateway
+
+    @property
+    def media_url(self) -> str:
+        return f"ws://{self.host}/twilio/media"
+
+
 @asynccontextmanager
-async def running_gateway(settings: Settings, engines: Engines | None) -> AsyncIterator[str]:
-    """Serve the real app with uvicorn on a free loopback port; yields the media socket URL."""
+async def running_gateway(
+    settings: Settings, engines: Engines | None
+) -> AsyncIterator[RunningGateway]:
+    """Serve the real app with uvicorn on a free loopback port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)  # connections queue in the backlog until uvicorn starts accepting
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings, engines), log_level="warning", ws="websockets-sansio", lifespan="on"
-    )
+    app = create_app(settings, engines)
+    config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        yield f"127.0.0.1:{port}"
+        yield RunningGateway(f"127.0.0.1:{port}", app.state.gateway)
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, timeout=10)
@@ -55,7 +69,7 @@ async def running_gateway(settings: Settings, engines: Engines | None) -> AsyncI
 
 @pytest.fixture
 def gateway_server(engines: Engines) -> Callable[..., Any]:
-    """``async with gateway_server(settings) as host:`` runs a gateway with these settings."""
+    """``async with gateway_server(settings) as server:`` runs a gateway with these settings."""
 
     def start(settings: Settings) -> Any:
         return running_gateway(settings, engines)

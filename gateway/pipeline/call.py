@@ -109,16 +109,21 @@ class CallSession:
             self.conversation.add_assistant(self._settings.call.greeting)
             self._spawn(self._play_frames(frames, "greeting"))
 
-    async def close(self, reason: str) -> None:
-        """Cancel all of the call's work and wait (bounded) for it to stop."""
+    async def close(self, reason: str) -> int:
+        """Cancel all of the call's work and wait (bounded) for it to stop.
+
+        Returns how many tasks were still running after the grace period.
+        """
         tasks = [task for task in self._tasks if not task.done()]
         for task in tasks:
             task.cancel()
+        pending: set[asyncio.Task[object]] = set()
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=CANCEL_GRACE_S)
             for task in pending:
                 log.warning("call=%s task %s ignored cancellation", self.call_sid, task)
-        log.info("call=%s ended: %s", self.call_sid, reason)
+        log.info("call=%s ended: %s (%d tasks cancelled)", self.call_sid, reason, len(tasks))
+        return len(pending)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, object]) -> asyncio.Task[object]:
         task = asyncio.ensure_future(coroutine)

@@ -73,6 +73,7 @@ class Reply:
         self._clock = clock
         self._committed = asyncio.Event()
         self._spoken: list[str] = []
+        self._spoken_all = False
         self.task: asyncio.Task[object] | None = None
         """The task running this reply (set by whoever spawns it, so it can be cancelled)."""
 
@@ -105,8 +106,14 @@ class Reply:
         return self.record
 
     def _remember_spoken(self) -> None:
-        if self.committed and self.record.user_text:
-            self._conversation.add_assistant(" ".join(self._spoken))
+        """History gets what was sent to the caller: the exact generated text when all of it
+        was (so the next prompt shares its tokens with this one), else the sentences sent."""
+        if not (self.committed and self.record.user_text):
+            return
+        finished = self.record.reply_text and self._spoken_all
+        self._conversation.add_assistant(
+            self.record.reply_text if finished else " ".join(self._spoken)
+        )
 
     async def _produce(self, queue: asyncio.Queue[QueueItem]) -> None:
         try:
@@ -170,5 +177,6 @@ class Reply:
             elif isinstance(item, SentenceEnd):
                 await self._playout.mark(f"turn{self.record.turn}-s{item.index}")
                 self._spoken.append(item.text)
+        self._spoken_all = True
         if self.record.first_media is not None:
             await self._playout.mark(f"turn{self.record.turn}-end")

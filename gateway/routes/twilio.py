@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
 from gateway.pipeline.call import CallSession
-from gateway.runtime import Gateway
+from gateway.runtime import CallEnded, Gateway
 from gateway.twilio import twiml
 from gateway.twilio.codec import MalformedMessage, decode_inbound, encode_outbound
 from gateway.twilio.messages import (
@@ -73,7 +73,8 @@ class MediaStream:
             self._open = False
             metrics.active_calls.dec()
             if self._session is not None:
-                await self._session.close(reason)
+                left = await self._session.close(reason)
+                self._gateway.call_ended(CallEnded(self._session.call_sid, reason, left))
 
     def _reject(self, problem: str, detail: str) -> None:
         self._gateway.metrics.bad_messages.labels(problem).inc()

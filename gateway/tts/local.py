@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,19 @@ from gateway.tts.base import PcmChunk
 
 if TYPE_CHECKING:
     from piper import PiperVoice
+
+
+def _quiet_cpu_options() -> Any:
+    """onnxruntime's worker threads spin between runs by default. Beside llama.cpp's threads on
+    a small CPU that spinning steals the cores: measured here, first audio of a sentence took
+    0.445 s with spinning and 0.275 s without while the LLM was generating (0.174 vs 0.147 s
+    alone)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
 
 
 class PiperSynthesizer:
@@ -32,10 +45,15 @@ class PiperSynthesizer:
 
     @classmethod
     def load(cls, path: str, device: str, length_scale: float, label: str) -> PiperSynthesizer:
+        import onnxruntime
         from piper import PiperVoice
 
         resolved = onnx_device(device)
         voice = PiperVoice.load(path, use_cuda=resolved == "cuda")
+        if resolved == "cpu":
+            voice.session = onnxruntime.InferenceSession(
+                path, sess_options=_quiet_cpu_options(), providers=["CPUExecutionProvider"]
+            )
         return cls(voice, f"{label} on {resolved}", length_scale)
 
     def _generate(self, text: str) -> Iterator[PcmChunk]:

@@ -37,8 +37,8 @@ async def test_caller_hears_greeting_then_a_spoken_reply(
     configured = with_changes(settings, metrics={"turn_log_path": str(turn_log)})
     clip = await make_clip(engines.synthesizer, UTTERANCE)
     async with (
-        gateway_server(configured) as host,
-        SimulatedCaller(f"ws://{host}/twilio/media") as caller,
+        gateway_server(configured) as server,
+        SimulatedCaller(server.media_url) as caller,
     ):
         await caller.wait_for_mark("greeting", timeout_s=15)
         greeting = caller.drain_media()
@@ -71,3 +71,26 @@ async def test_caller_hears_greeting_then_a_spoken_reply(
     ):
         assert offsets[stage] is not None, stage
     assert offsets["first_media"] >= offsets["first_audio"] >= offsets["first_sentence"]
+
+
+async def test_mid_sentence_pause_gets_no_reply_and_one_whole_turn(
+    engines: Engines, settings: Settings, gateway_server: Any
+) -> None:
+    turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
+    configured = with_changes(settings, metrics={"turn_log_path": str(turn_log)})
+    clip = await make_clip(
+        engines.synthesizer,
+        "I want to order a large pizza and a bottle of water.",
+        pause_after={"and": 700},
+    )
+    async with (
+        gateway_server(configured) as server,
+        SimulatedCaller(server.media_url) as caller,
+    ):
+        await caller.wait_for_mark("greeting", timeout_s=15)
+        result = await caller.say(clip.frames, reply_timeout_s=30)
+    assert not result.premature, "a reply started while the caller was only pausing"
+    records = [msgspec.json.decode(line) for line in turn_log.read_text().splitlines()]
+    assert len(records) == 1, [r["user_text"] for r in records]
+    said = set(words(records[0]["user_text"]))
+    assert {"pizza", "water"} <= said, records[0]["user_text"]

@@ -1,0 +1,52 @@
+"""The HTTP surface: health, readiness, metrics and the Twilio voice webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import httpx
+import websockets
+
+from gateway.settings import Settings
+from tests.conftest import running_gateway, with_changes
+
+
+async def test_health_ready_metrics_and_twiml(settings: Settings, gateway_server: Any) -> None:
+    async with gateway_server(settings) as server, httpx.AsyncClient() as client:
+        base = f"http://{server.host}"
+        assert (await client.get(f"{base}/healthz")).json() == {"status": "ok"}
+        ready = await client.get(f"{base}/readyz")
+        assert ready.status_code == 200
+        assert any(line.startswith("stt: whisper-base on") for line in ready.json()["models"])
+        metrics = await client.get(f"{base}/metrics")
+        assert metrics.status_code == 200 and "voicegw_calls_total" in metrics.text
+        webhook = await client.post(
+            f"{base}/twilio/voice",
+            data={"CallSid": "CA1", "From": "+15550001"},
+            headers={"Host": "gw.example.com"},
+        )
+        assert webhook.status_code == 200
+        assert webhook.headers["content-type"].startswith("application/xml")
+        stream = ET.fromstring(webhook.text).find("./Connect/Stream")
+        assert stream is not None and stream.get("url") == "wss://gw.example.com/twilio/media"
+
+
+async def test_public_url_drives_the_stream_url(settings: Settings, gateway_server: Any) -> None:
+    configured = with_changes(settings, server={"public_url": "https://voice.example.org"})
+    async with gateway_server(configured) as server, httpx.AsyncClient() as client:
+        webhook = await client.post(f"http://{server.host}/twilio/voice")
+        assert 'url="wss://voice.example.org/twilio/media"' in webhook.text
+
+
+async def test_not_ready_until_models_load(settings: Settings) -> None:
+    """Without engines handed in, the app loads them itself and says 503 meanwhile."""
+    broken = with_changes(settings, llm={"model": "/nonexistent/model.gguf"})
+    async with running_gateway(broken, engines=None) as server, httpx.AsyncClient() as client:
+        ready = await client.get(f"http://{server.host}/readyz")
+        assert ready.status_code == 503
+        assert (await client.get(f"http://{server.host}/healthz")).status_code == 200
+        async with websockets.connect(server.media_url) as socket:
+            await asyncio.wait_for(socket.wait_closed(), timeout=5)
+            assert socket.close_code == 1013

@@ -1,0 +1,76 @@
+"""Each stage on the real embedded models."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from gateway.audio.frames import FRAME_BYTES
+from gateway.engines import Engines
+from gateway.llm.base import ChatMessage
+from gateway.pipeline.speech import FrameEncoder
+from gateway.sim.clips import speech_8k
+from gateway.stt.local import WhisperTranscriber
+from gateway.vad.silero import SileroStream
+
+PROMPT = [
+    ChatMessage("system", "You are a helpful assistant. Answer briefly."),
+    ChatMessage("user", "What is the capital of France?"),
+]
+
+
+async def test_short_window_transcribes_like_the_full_window(engines: Engines) -> None:
+    audio = await speech_8k(engines.synthesizer, "Please book a table for four at seven.")
+    short = await engines.transcriber.transcribe(audio, 8000)
+    assert isinstance(engines.transcriber, WhisperTranscriber)
+    full = WhisperTranscriber(engines.transcriber._model, "full", "en", 1, encoder_window_ms=0)
+    standard = await full.transcribe(audio, 8000)
+    assert "table" in short.text.lower() and "four" in short.text.lower().replace("4", "four")
+    assert short.text.lower().strip(".") == standard.text.lower().strip(".")
+
+
+async def test_silence_transcribes_to_little_or_nothing(engines: Engines) -> None:
+    transcript = await engines.transcriber.transcribe(np.zeros(16000, dtype=np.float32), 8000)
+    assert len(transcript.text.split()) <= 3
+
+
+async def collect(stream: object) -> str:
+    parts = [token async for token in stream]  # type: ignore[attr-defined]
+    return "".join(parts)
+
+
+async def test_llm_streams_and_serves_concurrent_calls_without_mixing(engines: Engines) -> None:
+    replies = await asyncio.gather(*(collect(engines.chat.stream(PROMPT)) for _ in range(3)))
+    assert all("paris" in reply.lower() for reply in replies), replies
+
+
+async def test_cancelled_stream_releases_the_model(engines: Engines) -> None:
+    stream = engines.chat.stream(PROMPT)
+    first = await anext(stream)  # type: ignore[call-overload]
+    assert first
+    await stream.aclose()  # type: ignore[attr-defined]
+    reply = await asyncio.wait_for(collect(engines.chat.stream(PROMPT)), timeout=30)
+    assert "paris" in reply.lower()
+
+
+async def test_tts_makes_20ms_mulaw_frames_of_plausible_length(engines: Engines) -> None:
+    encoder: FrameEncoder | None = None
+    frames: list[bytes] = []
+    async for chunk in engines.synthesizer.synthesize("Good morning, how are you today?"):
+        assert chunk.samples.dtype == np.int16
+        encoder = encoder or FrameEncoder(chunk.sample_rate_hz)
+        frames += encoder.feed(chunk)
+    assert encoder is not None
+    frames += encoder.finish()
+    assert all(len(frame) == FRAME_BYTES for frame in frames)
+    assert 0.8 < len(frames) * 0.02 < 5.0
+
+
+async def test_vad_hears_speech_not_silence(engines: Engines) -> None:
+    vad = SileroStream(engines.vad_session, 8000)
+    speech = await speech_8k(engines.synthesizer, "Hello, can you hear me clearly?")
+    silence_probabilities = vad.process(np.zeros(8000, dtype=np.float32))
+    speech_probabilities = vad.process(speech)
+    assert max(silence_probabilities) < 0.1
+    assert max(speech_probabilities) > 0.9

@@ -74,6 +74,8 @@ class Reply:
         self._committed = asyncio.Event()
         self._spoken: list[str] = []
         self._spoken_all = False
+        self.first_audio_ready = asyncio.Event()
+        """Set when the first reply frame is ready to send (committed or not)."""
         self.task: asyncio.Task[object] | None = None
         """The task running this reply (set by whoever spawns it, so it can be cancelled)."""
 
@@ -161,15 +163,17 @@ class Reply:
             encoder = encoder or FrameEncoder(chunk.sample_rate_hz)
             for frame in encoder.feed(chunk):
                 queue.put_nowait(frame)
+                self.first_audio_ready.set()
         for frame in encoder.finish() if encoder else []:
             queue.put_nowait(frame)
         queue.put_nowait(SentenceEnd(index, sentence))
 
     async def _deliver(self, queue: asyncio.Queue[QueueItem]) -> None:
         await self._committed.wait()
+        item = await queue.get()  # the transcript exists once anything has been produced
         if self.record.user_text:
             self._conversation.add_user(self.record.user_text)
-        while (item := await queue.get()) is not _END:
+        while item is not _END:
             if isinstance(item, bytes):
                 sent_at = await self._playout.frame(item)
                 if self.record.first_media is None:
@@ -177,6 +181,7 @@ class Reply:
             elif isinstance(item, SentenceEnd):
                 await self._playout.mark(f"turn{self.record.turn}-s{item.index}")
                 self._spoken.append(item.text)
+            item = await queue.get()
         self._spoken_all = True
         if self.record.first_media is not None:
             await self._playout.mark(f"turn{self.record.turn}-end")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
+import re
 
 import numpy as np
 
 from gateway.audio.frames import FRAME_BYTES
 from gateway.engines import Engines
 from gateway.llm.base import ChatMessage
+from gateway.llm.local import LlamaChat
 from gateway.pipeline.speech import FrameEncoder
 from gateway.sim.clips import speech_8k
 from gateway.stt.local import WhisperTranscriber
@@ -20,6 +23,10 @@ PROMPT = [
 ]
 
 
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 async def test_short_window_transcribes_like_the_full_window(engines: Engines) -> None:
     audio = await speech_8k(engines.synthesizer, "Please book a table for four at seven.")
     short = await engines.transcriber.transcribe(audio, 8000)
@@ -27,7 +34,12 @@ async def test_short_window_transcribes_like_the_full_window(engines: Engines) -
     full = WhisperTranscriber(engines.transcriber._model, "full", "en", 1, encoder_window_ms=0)
     standard = await full.transcribe(audio, 8000)
     assert "table" in short.text.lower() and "four" in short.text.lower().replace("4", "four")
-    assert short.text.lower().strip(".") == standard.text.lower().strip(".")
+    short_words, standard_words = words(short.text), words(standard.text)
+    matcher = difflib.SequenceMatcher(a=short_words, b=standard_words)
+    differing = max(len(short_words), len(standard_words)) - sum(
+        block.size for block in matcher.get_matching_blocks()
+    )
+    assert differing <= 1, (short.text, standard.text)  # WER over many clips: see bench/
 
 
 async def test_silence_transcribes_to_little_or_nothing(engines: Engines) -> None:
@@ -40,9 +52,17 @@ async def collect(stream: object) -> str:
     return "".join(parts)
 
 
-async def test_llm_streams_and_serves_concurrent_calls_without_mixing(engines: Engines) -> None:
-    replies = await asyncio.gather(*(collect(engines.chat.stream(PROMPT)) for _ in range(3)))
-    assert all("paris" in reply.lower() for reply in replies), replies
+async def test_llm_serves_concurrent_calls_without_mixing_tokens(engines: Engines) -> None:
+    assert isinstance(engines.chat, LlamaChat)
+    greedy = LlamaChat(engines.chat._llm, "greedy", max_tokens=24, temperature=0.0)
+    other = [PROMPT[0], ChatMessage("user", "Name three colours.")]
+    expected = [await collect(greedy.stream(PROMPT)), await collect(greedy.stream(other))]
+    replies = await asyncio.gather(
+        collect(greedy.stream(PROMPT)),
+        collect(greedy.stream(other)),
+        collect(greedy.stream(PROMPT)),
+    )
+    assert list(replies) == [expected[0], expected[1], expected[0]]
 
 
 async def test_cancelled_stream_releases_the_model(engines: Engines) -> None:

@@ -1,0 +1,74 @@
+"""One reply through the real stages, without a socket: ordering, marks and history."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from gateway.engines import Engines
+from gateway.metrics import TurnRecord
+from gateway.pipeline.conversation import Conversation
+from gateway.pipeline.playout import Playout
+from gateway.pipeline.reply import Reply, ReplyStages
+from gateway.settings import Settings
+from gateway.sim.clips import speech_8k
+from gateway.twilio.messages import OutboundMark, OutboundMedia, OutboundMessage
+
+
+def make_reply(
+    engines: Engines, settings: Settings, audio: np.ndarray, sent: list[OutboundMessage]
+) -> tuple[Reply, Conversation]:
+    async def send(message: OutboundMessage) -> None:
+        sent.append(message)
+
+    conversation = Conversation(settings.llm.system_prompt, settings.llm.max_history_messages)
+    stages = ReplyStages(
+        transcriber=engines.transcriber,
+        chat=engines.chat,
+        synthesizer=engines.synthesizer,
+        apology_frames=engines.phrases.get(settings.call.apology),
+        first_clause_min_words=settings.tts.first_clause_min_words,
+    )
+    reply = Reply(
+        audio=audio,
+        sample_rate_hz=8000,
+        stages=stages,
+        conversation=conversation,
+        playout=Playout(send, "MZ1", lead_ms=60_000),
+        record=TurnRecord(call_sid="CA1", turn=0, speculative=False),
+        on_transcript=lambda _reply, _transcript: None,
+    )
+    return reply, conversation
+
+
+async def test_committed_before_transcript_still_records_the_user_turn(
+    engines: Engines, settings: Settings
+) -> None:
+    audio = await speech_8k(engines.synthesizer, "What is the capital of France?")
+    sent: list[OutboundMessage] = []
+    reply, conversation = make_reply(engines, settings, audio, sent)
+    reply.commit(turn=1, endpoint_at=0.0, reason="silence")  # seed mode: commit, then transcribe
+    record = await asyncio.wait_for(reply.run(), timeout=60)
+    assert record.outcome == "replied"
+    assert [m.role for m in conversation.messages] == ["user", "assistant"]
+    assert "capital" in conversation.messages[0].content.lower()
+    assert conversation.messages[1].content == record.reply_text
+    marks = [m.mark.name for m in sent if isinstance(m, OutboundMark)]
+    assert marks[-1] == "turn1-end" and marks[0] == "turn1-s0"
+    # Audio before each sentence mark; no audio after the end mark.
+    assert isinstance(sent[0], OutboundMedia)
+    assert isinstance(sent[-1], OutboundMark)
+
+
+async def test_draft_commits_after_its_audio_is_ready(engines: Engines, settings: Settings) -> None:
+    audio = await speech_8k(engines.synthesizer, "Tell me a joke.")
+    sent: list[OutboundMessage] = []
+    reply, conversation = make_reply(engines, settings, audio, sent)
+    task = asyncio.create_task(reply.run())
+    await asyncio.wait_for(reply.first_audio_ready.wait(), timeout=60)
+    assert sent == [], "a draft holds its audio until the turn is committed"
+    reply.commit(turn=2, endpoint_at=0.0, reason="finished_thought")
+    await asyncio.wait_for(task, timeout=60)
+    assert [m.role for m in conversation.messages] == ["user", "assistant"]
+    assert any(isinstance(m, OutboundMedia) for m in sent)

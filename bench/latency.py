@@ -34,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 console = Console(width=160)
 MODES: dict[str, dict[str, str]] = {
     "gateway": {},
+    # The gateway with one latency measure turned off, to see what each pays:
+    "no-lookahead": {"VOICEGW_LLM__LOOKAHEAD_TOKENS": "0"},
+    "no-speculation": {"VOICEGW_TURN__SPECULATE": "false"},
     "seed": {
         "VOICEGW_TURN__SPECULATE": "false",
         "VOICEGW_TURN__END_SILENCE_MS": "1000",

@@ -92,6 +92,7 @@ def load_engines_sync(settings: Settings, progress: Progress = lambda _: None) -
         threads=settings.llm.threads,
         max_tokens=settings.llm.max_reply_tokens,
         temperature=settings.llm.temperature,
+        lookahead_tokens=settings.llm.lookahead_tokens,
         label=llm_label,
     )
     synthesizer = PiperSynthesizer.load(

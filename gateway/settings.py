@@ -96,6 +96,9 @@ class LlmSettings(_Section):
     )
     max_reply_tokens: Annotated[int, Meta(ge=1, le=4096)] = 80
     temperature: Annotated[float, Meta(ge=0.0, le=2.0)] = 0.3
+    lookahead_tokens: Annotated[int, Meta(ge=0, le=100_000)] = 8
+    """How many tokens generation may run ahead of speech synthesis; when TTS is busy the LLM
+    pauses, leaving the CPU to the sentence the caller hears next. 0: unbounded (for GPUs)."""
     max_history_messages: Annotated[int, Meta(ge=0, le=1000)] = 12
     """Older messages are dropped from the prompt (the system prompt always stays)."""
 

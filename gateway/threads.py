@@ -16,6 +16,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _DONE = object()
+_SLOT_POLL_S = 0.05
+"""How often a worker waiting for the consumer checks whether it was cancelled."""
 
 
 class _Failure:
@@ -24,12 +26,26 @@ class _Failure:
 
 
 async def iterate_in_thread(
-    make_iterator: Callable[[], Iterator[T]], executor: Executor | None = None
+    make_iterator: Callable[[], Iterator[T]],
+    executor: Executor | None = None,
+    lookahead: int = 0,
 ) -> AsyncIterator[T]:
-    """Run ``make_iterator()`` in a worker thread and yield its items on the loop."""
+    """Run ``make_iterator()`` in a worker thread and yield its items on the loop.
+
+    ``lookahead`` > 0 bounds how far the worker may run ahead of the consumer: it then waits
+    (off the loop) until the consumer takes an item. On a small CPU this is how the LLM yields
+    the cores to speech synthesis while the consumer is busy synthesizing a sentence.
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
     stopped = threading.Event()
+    slots = threading.Semaphore(lookahead) if lookahead > 0 else None
+
+    def wait_for_slot() -> bool:
+        while slots is not None and not slots.acquire(timeout=_SLOT_POLL_S):
+            if stopped.is_set():
+                return False
+        return not stopped.is_set()
 
     def hand_over(item: object) -> None:
         try:
@@ -42,7 +58,7 @@ async def iterate_in_thread(
             iterator = make_iterator()
             try:
                 for item in iterator:
-                    if stopped.is_set():
+                    if not wait_for_slot():
                         break
                     hand_over(item)
             finally:
@@ -62,6 +78,8 @@ async def iterate_in_thread(
                 return
             if isinstance(item, _Failure):
                 raise item.error
+            if slots is not None:
+                slots.release()
             yield item  # type: ignore[misc]
     finally:
         stopped.set()

@@ -23,11 +23,19 @@ class LlamaChat:
     longest common prompt prefix, so a call's growing history stays warm between its turns.
     """
 
-    def __init__(self, llm: Llama, description: str, max_tokens: int, temperature: float) -> None:
+    def __init__(
+        self,
+        llm: Llama,
+        description: str,
+        max_tokens: int,
+        temperature: float,
+        lookahead_tokens: int = 0,
+    ) -> None:
         self._llm = llm
         self.description = description
         self._max_tokens = max_tokens
         self._temperature = temperature
+        self._lookahead_tokens = lookahead_tokens
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm")
 
@@ -41,6 +49,7 @@ class LlamaChat:
         threads: int,
         max_tokens: int,
         temperature: float,
+        lookahead_tokens: int,
         label: str,
     ) -> LlamaChat:
         from llama_cpp import Llama
@@ -53,7 +62,7 @@ class LlamaChat:
             n_gpu_layers=-1 if resolved == "cuda" else 0,
             verbose=False,
         )
-        return cls(llm, f"{label} on {resolved}", max_tokens, temperature)
+        return cls(llm, f"{label} on {resolved}", max_tokens, temperature, lookahead_tokens)
 
     def _generate(self, messages: list[dict[str, str]]) -> Iterator[str]:
         with self._lock:
@@ -78,4 +87,6 @@ class LlamaChat:
 
     def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         payload = [{"role": m.role, "content": m.content} for m in messages]
-        return iterate_in_thread(lambda: self._generate(payload), self._executor)
+        return iterate_in_thread(
+            lambda: self._generate(payload), self._executor, lookahead=self._lookahead_tokens
+        )

@@ -37,6 +37,7 @@ MODES: dict[str, dict[str, str]] = {
     # The gateway with one latency measure turned off, to see what each pays:
     "no-lookahead": {"VOICEGW_LLM__LOOKAHEAD_TOKENS": "0"},
     "no-speculation": {"VOICEGW_TURN__SPECULATE": "false"},
+    "draft-at-100ms": {"VOICEGW_TURN__SPECULATE_AFTER_SILENCE_MS": "100"},
     "seed": {
         "VOICEGW_TURN__SPECULATE": "false",
         "VOICEGW_TURN__END_SILENCE_MS": "1000",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +35,8 @@ class Gateway:
         self.engines: Engines | None = None
         """Set once everything is loaded and the fixed phrases are rendered: calls can start."""
         self.load_error = ""
+        self.auth_token = os.environ.get(settings.twilio.auth_token_env, "")
+        """Twilio auth token; empty: signatures are not checked (local testing)."""
         self.call_ended_listeners: list[Callable[[CallEnded], None]] = []
         """Observers of finished calls (tests, soak harnesses)."""
 

@@ -42,6 +42,13 @@ class ServerSettings(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class TwilioSettings(_Section):
+    auth_token_env: str = "TWILIO_AUTH_TOKEN"
+    """Environment variable holding the account's auth token. When it is set, the webhook and the
+    media socket upgrade must carry a valid ``X-Twilio-Signature``; the token never goes in
+    config.toml."""
+
+
 class VadSettings(_Section):
     speech_threshold: Fraction = 0.5
     """Silero probability at or above which a window counts as voiced."""
@@ -61,7 +68,7 @@ class TurnSettings(_Section):
     speculate: bool = True
     """Transcribe and draft the reply during the silence wait; audio is released only when the
     turn is over, and the draft is cancelled if the caller goes on."""
-    speculate_after_silence_ms: PositiveMs = 200
+    speculate_after_silence_ms: PositiveMs = 100
     """Silence after which the speculative draft starts."""
     max_utterance_ms: Annotated[int, Meta(ge=1000, le=600_000)] = 30_000
     """A turn that runs longer is ended anyway (whisper handles 30 s windows)."""
@@ -136,6 +143,7 @@ class ModelsSettings(_Section):
 
 class Settings(_Section):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    twilio: TwilioSettings = msgspec.field(default_factory=TwilioSettings)
     vad: VadSettings = msgspec.field(default_factory=VadSettings)
     turn: TurnSettings = msgspec.field(default_factory=TurnSettings)
     stt: SttSettings = msgspec.field(default_factory=SttSettings)

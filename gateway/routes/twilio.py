@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request, Response, WebSocket, post, websocket
 from litestar.di import NamedDependency
@@ -11,7 +12,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from gateway.pipeline.call import CallSession
 from gateway.runtime import CallEnded, Gateway
-from gateway.twilio import twiml
+from gateway.twilio import signature, twiml
 from gateway.twilio.codec import MalformedMessage, decode_inbound, encode_outbound
 from gateway.twilio.messages import (
     Connected,
@@ -25,6 +26,27 @@ from gateway.twilio.messages import (
 
 log = logging.getLogger("voicegw.twilio")
 TRY_AGAIN_LATER = 1013
+POLICY_VIOLATION = 1008
+
+
+def _signed(gateway: Gateway, headers: Any, url: str, params: dict[str, str] | None) -> bool:
+    if not gateway.auth_token:
+        return True
+    given = headers.get("x-twilio-signature", "")
+    if signature.is_valid(gateway.auth_token, given, url, params):
+        return True
+    gateway.metrics.bad_messages.labels("bad_signature").inc()
+    log.warning("rejected a request to %s with a missing or wrong X-Twilio-Signature", url)
+    return False
+
+
+def _public_url(public_url: str, request_url: str) -> str:
+    """The URL Twilio signed: behind a proxy, the configured public base plus path and query."""
+    if not public_url:
+        return request_url
+    parts = urlsplit(request_url)
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{public_url.rstrip('/')}{parts.path}{query}"
 
 
 @post("/twilio/voice", status_code=200)
@@ -32,13 +54,24 @@ async def voice_webhook(
     request: Request[Any, Any, Any], gateway: NamedDependency[Gateway]
 ) -> Response[str]:
     """Answer an incoming call by connecting its audio to our media socket."""
+    public = gateway.settings.server.public_url
+    if gateway.auth_token:
+        form = await request.form()
+        params = {name: str(value) for name, value in form.items()}
+        if not _signed(gateway, request.headers, _public_url(public, str(request.url)), params):
+            return Response("forbidden", status_code=403, media_type="text/plain")
     host = request.headers.get("host", "localhost")
-    url = twiml.stream_url(gateway.settings.server.public_url, host)
+    url = twiml.stream_url(public, host)
     return Response(twiml.connect_stream(url), media_type="application/xml")
 
 
 @websocket(twiml.MEDIA_PATH)
 async def media_stream(socket: WebSocket[Any, Any, Any], gateway: NamedDependency[Gateway]) -> None:
+    host = socket.headers.get("host", "localhost")
+    stream = twiml.stream_url(gateway.settings.server.public_url, host)
+    if not _signed(gateway, socket.headers, stream, None):
+        await socket.close(code=POLICY_VIOLATION, reason="bad signature")
+        return
     await socket.accept()
     if gateway.engines is None:
         await socket.close(code=TRY_AGAIN_LATER, reason="models are still loading")

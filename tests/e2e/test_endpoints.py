@@ -7,9 +7,11 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 
 from gateway.settings import Settings
+from gateway.twilio import signature
 from tests.conftest import running_gateway, with_changes
 
 
@@ -50,3 +52,29 @@ async def test_not_ready_until_models_load(settings: Settings) -> None:
         async with websockets.connect(server.media_url) as socket:
             await asyncio.wait_for(socket.wait_closed(), timeout=5)
             assert socket.close_code == 1013
+
+
+async def test_signatures_are_enforced_when_a_token_is_set(
+    settings: Settings, gateway_server: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("VOICEGW_TEST_AUTH_TOKEN", "12345")
+    configured = with_changes(settings, twilio={"auth_token_env": "VOICEGW_TEST_AUTH_TOKEN"})
+    params = {"CallSid": "CA1", "From": "+15550001"}
+    async with gateway_server(configured) as server, httpx.AsyncClient() as client:
+        url = f"http://{server.host}/twilio/voice"
+        assert (await client.post(url, data=params)).status_code == 403
+        forged = {"X-Twilio-Signature": signature.compute("wrong", url, params)}
+        assert (await client.post(url, data=params, headers=forged)).status_code == 403
+        signed = {"X-Twilio-Signature": signature.compute("12345", url, params)}
+        assert (await client.post(url, data=params, headers=signed)).status_code == 200
+
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(server.media_url):
+                pass
+        assert refused.value.response.status_code == 403
+        stream = f"wss://{server.host}/twilio/media"
+        header = {"X-Twilio-Signature": signature.compute("12345", stream)}
+        async with websockets.connect(server.media_url, additional_headers=header) as socket:
+            await socket.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+        text = (await client.get(f"http://{server.host}/metrics")).text
+        assert 'voicegw_bad_messages_total{problem="bad_signature"} 3.0' in text

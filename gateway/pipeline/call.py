@@ -99,7 +99,6 @@ class CallSession:
         self._speaking: Reply | None = None
         self._drafts_discarded = 0
         self._turns = 0
-        self.records: list[TurnRecord] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -161,6 +160,7 @@ class CallSession:
     def _handle(self, event: Event, now: float) -> None:
         match event:
             case SpeechStarted():
+                self._speech_end_at = None  # a turn cut by max length has no pause of its own
                 self._utterance.begin()
             case SpeechPaused():
                 self._speech_end_at = self._last_voiced_at
@@ -216,13 +216,9 @@ class CallSession:
             if reply.committed:
                 if reply.record.outcome == "replied":
                     reply.record.outcome = "hung_up"
-                self._finish_record(reply.record)
+                self._metrics.record_turn(reply.record)
             raise
-        self._finish_record(reply.record)
-
-    def _finish_record(self, record: TurnRecord) -> None:
-        self.records.append(record)
-        self._metrics.record_turn(record)
+        self._metrics.record_turn(reply.record)
 
     def _on_draft_transcript(self, reply: Reply, transcript: Transcript) -> None:
         if reply is not self._draft:

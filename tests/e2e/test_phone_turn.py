@@ -12,6 +12,7 @@ import numpy as np
 
 from gateway.audio import mulaw
 from gateway.engines import Engines
+from gateway.metrics import STAGES
 from gateway.settings import Settings
 from gateway.sim.caller import SimulatedCaller
 from gateway.sim.clips import make_clip
@@ -61,14 +62,7 @@ async def test_caller_hears_greeting_then_a_spoken_reply(
     assert record["outcome"] == "replied"
     assert "library" in record["user_text"].lower()
     offsets = record["offsets_ms"]
-    for stage in (
-        "endpoint",
-        "transcript",
-        "first_token",
-        "first_sentence",
-        "first_audio",
-        "first_media",
-    ):
+    for stage in STAGES:
         assert offsets[stage] is not None, stage
     assert offsets["first_media"] >= offsets["first_audio"] >= offsets["first_sentence"]
 

@@ -74,11 +74,9 @@ class SimulatedCaller:
         self._echoer = asyncio.create_task(self._echo_marks())
         await self.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await self.send_json(
-            {
-                "event": "start",
-                "sequenceNumber": str(next(self._sequence)),
-                "streamSid": self.stream_sid,
-                "start": {
+            self._envelope(
+                "start",
+                start={
                     "accountSid": "ACsimulated",
                     "streamSid": self.stream_sid,
                     "callSid": self.call_sid,
@@ -86,7 +84,7 @@ class SimulatedCaller:
                     "customParameters": {},
                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
                 },
-            }
+            )
         )
         self._next_frame_at = self._clock()
         return self
@@ -105,6 +103,15 @@ class SimulatedCaller:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    def _envelope(self, event: str, **body: Any) -> dict[str, Any]:
+        """An inbound message as Twilio frames it: event, sequence number, stream, body."""
+        return {
+            "event": event,
+            "sequenceNumber": str(next(self._sequence)),
+            "streamSid": self.stream_sid,
+            **body,
+        }
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self._socket.send(msgspec.json.encode(message).decode())
@@ -139,14 +146,7 @@ class SimulatedCaller:
             if delay > 0:
                 await asyncio.sleep(delay)  # playback of the buffered audio, at real time
             self.marks.put_nowait(name)
-            await self.send_json(
-                {
-                    "event": "mark",
-                    "sequenceNumber": str(next(self._sequence)),
-                    "streamSid": self.stream_sid,
-                    "mark": {"name": name},
-                }
-            )
+            await self.send_json(self._envelope("mark", mark={"name": name}))
 
     async def send_frame(self, payload: bytes) -> float:
         """Send one 20 ms frame at its real-time slot; returns when it was sent."""
@@ -154,18 +154,17 @@ class SimulatedCaller:
         if delay > 0:
             await asyncio.sleep(delay)  # pacing the caller's audio at real time
         self._next_frame_at = max(self._next_frame_at, self._clock() - 0.1) + FRAME_MS / 1000
+        chunk = next(self._chunk)
         await self.send_json(
-            {
-                "event": "media",
-                "sequenceNumber": str(next(self._sequence)),
-                "streamSid": self.stream_sid,
-                "media": {
+            self._envelope(
+                "media",
+                media={
                     "track": "inbound",
-                    "chunk": str(next(self._chunk)),
-                    "timestamp": str(next(self._chunk) * FRAME_MS),
+                    "chunk": str(chunk),
+                    "timestamp": str((chunk - 1) * FRAME_MS),
                     "payload": base64.b64encode(payload).decode(),
                 },
-            }
+            )
         )
         return self._clock()
 

@@ -18,13 +18,16 @@ from gateway.settings import Settings
 
 
 def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
-    """Build the app. Engines handed in are used as they are; otherwise they load in the
-    background after start-up, and /readyz answers 503 until they have."""
+    """Build the app. With engines handed in, start-up only renders the fixed phrases (well under
+    a second) before serving, so the first call is greeted at once; otherwise the engines load in
+    the background after start-up, and /readyz answers 503 until they have."""
     gateway = Gateway(settings, GatewayMetrics(settings.metrics.turn_log_path), engines)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         loading = asyncio.create_task(gateway.load())
+        if engines is not None:
+            await loading
         try:
             yield
         finally:

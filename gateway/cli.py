@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -89,8 +88,6 @@ def serve(
         raise typer.Exit(1) from None
     for line in engines.describe():
         console.print(f"loaded {line}")
-    # Rendered before listening, so the first call is greeted at once.
-    asyncio.run(engines.phrases.prepare(settings.call.greeting, settings.call.apology))
     application = create_app(settings, engines)
     listener = _listen(server.host, server.port)
     console.print(

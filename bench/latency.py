@@ -1,6 +1,8 @@
-"""Voice-to-voice latency over real WebSockets, the gateway against seed mode.
+"""Voice-to-voice latency over real WebSockets, the gateway against seed mode, and local stages
+against the same models behind OpenAI-compatible servers (modes remote, remote-stt, -llm, -tts).
 
 Usage: python bench/latency.py [--modes gateway,seed] [--limit N]
+       python bench/latency.py --modes gateway,remote,remote-llm --limit 2
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from rich.table import Table
 
 from gateway.audio import mulaw
 from gateway.engines import load_engines_sync
-from gateway.settings import load_settings
+from gateway.settings import Settings, load_settings
+from gateway.sim.backends import BackendServer, free_port, server_for, stage_settings
 from gateway.sim.caller import SILENT_FRAME, SimulatedCaller
 from gateway.sim.clips import CallerClip, make_clip
 
@@ -46,6 +49,14 @@ MODES: dict[str, dict[str, str]] = {
         "VOICEGW_STT__ENCODER_WINDOW_MS": "0",
     },
 }
+REMOTE_MODES: dict[str, tuple[str, ...]] = {
+    # The gateway with stages on third-party OpenAI-compatible servers on this machine, serving
+    # the same model files (gateway/sim/backends.py): what the HTTP hop and each server cost.
+    "remote": ("stt", "llm", "tts"),
+    "remote-stt": ("stt",),
+    "remote-llm": ("llm",),
+    "remote-tts": ("tts",),
+}
 STAGES = ("endpoint", "transcript", "first_token", "first_sentence", "first_audio", "first_media")
 
 
@@ -60,14 +71,6 @@ class ModeResult:
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def start_gateway(env_overrides: dict[str, str], turn_log: Path) -> tuple[Any, int]:
@@ -92,10 +95,30 @@ async def _drain(stream: asyncio.StreamReader) -> None:
         pass
 
 
-async def run_mode(mode: str, clips: list[CallerClip]) -> ModeResult:
+def start_servers(settings: Settings, stages: set[str]) -> dict[str, BackendServer]:
+    """The servers the remote modes need, each started once for the whole run."""
+    cache = Path(settings.models.cache_dir).expanduser()
+    workdir = Path(tempfile.mkdtemp(prefix="voicegw-bench-servers-"))
+    servers = {stage: server_for(stage, cache, workdir) for stage in sorted(stages)}
+    for server in servers.values():
+        server.start()
+    return servers
+
+
+def mode_env(mode: str, servers: dict[str, BackendServer]) -> dict[str, str]:
+    if mode in MODES:
+        return MODES[mode]
+    return {
+        f"VOICEGW_{stage.upper()}__{key.upper()}": value
+        for stage in REMOTE_MODES[mode]
+        for key, value in stage_settings(stage, servers[stage]).items()
+    }
+
+
+async def run_mode(mode: str, clips: list[CallerClip], env: dict[str, str]) -> ModeResult:
     result = ModeResult(mode)
     turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
-    process, port = await start_gateway(MODES[mode], turn_log)
+    process, port = await start_gateway(env, turn_log)
     try:
         async with SimulatedCaller(f"ws://127.0.0.1:{port}/twilio/media") as caller:
             await caller.wait_for_mark("greeting", timeout_s=30)
@@ -166,15 +189,25 @@ def report(results: list[ModeResult], clips: list[CallerClip], whole_wer: float)
         ratio = modes["gateway"]["p50_ms"] / modes["seed"]["p50_ms"]
         summary["p50_ratio_gateway_to_seed"] = ratio
         console.print(f"median ratio gateway/seed: {ratio:.2f}")
+    for mode in (m for m in modes if m in REMOTE_MODES and "gateway" in modes):
+        extra = modes[mode]["p50_ms"] - modes["gateway"]["p50_ms"]
+        summary[f"p50_ms_{mode}_minus_local"] = extra
+        console.print(f"median voice-to-voice, {mode} minus all-local: {extra:+.0f} ms")
     console.print(f"whole-utterance WER on the same clips: {whole_wer:.3f}")
     return summary
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--modes", default="gateway,seed")
+    parser.add_argument(
+        "--modes", default="gateway,seed", help=f"of {', '.join([*MODES, *REMOTE_MODES])}"
+    )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
     args = parser.parse_args()
+    modes = args.modes.split(",")
+    unknown = [m for m in modes if m not in MODES and m not in REMOTE_MODES]
+    if unknown:
+        parser.error(f"unknown mode(s): {', '.join(unknown)}")
     settings = load_settings(ROOT / "config.toml", environ={})
     engines = load_engines_sync(settings)  # Piper for the caller's voice, Whisper for the WER pass
     spec = tomllib.loads((ROOT / "bench" / "utterances.toml").read_text())["utterance"]
@@ -186,7 +219,16 @@ async def main() -> None:
         whole.append((await engines.transcriber.transcribe(pcm, 8000)).text)
     whole_wer = wer([c.text for c in clips], whole)
     del engines
-    results = [await run_mode(mode, clips) for mode in args.modes.split(",")]
+    remote_stages = {stage for m in modes for stage in REMOTE_MODES.get(m, ())}
+    servers = start_servers(settings, remote_stages)
+    try:
+        for server in servers.values():
+            await server.wait_ready()
+            console.print(f"{server.name} ready at {server.base_url}")
+        results = [await run_mode(m, clips, mode_env(m, servers)) for m in modes]
+    finally:
+        for server in servers.values():
+            server.stop()
     summary = report(results, clips, whole_wer)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

@@ -17,10 +17,13 @@ from gateway.runtime import Gateway
 from gateway.settings import Settings
 
 
-def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
+def create_app(
+    settings: Settings, engines: Engines | None = None, *, owns_engines: bool = False
+) -> Litestar:
     """Build the app. With engines handed in, start-up only renders the fixed phrases (well under
     a second) before serving, so the first call is greeted at once; otherwise the engines load in
-    the background after start-up, and /readyz answers 503 until they have."""
+    the background after start-up, and /readyz answers 503 until they have. At shutdown the app
+    closes the engines' connection pools if it loaded them, or ``owns_engines``."""
     gateway = Gateway(settings, GatewayMetrics(settings.metrics.turn_log_path), engines)
 
     @asynccontextmanager
@@ -32,6 +35,8 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             yield
         finally:
             loading.cancel()
+            if (owns_engines or engines is None) and gateway.engines is not None:
+                await gateway.engines.aclose()
 
     app = Litestar(
         route_handlers=[healthz, readyz, metrics, voice_webhook, media_stream],

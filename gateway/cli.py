@@ -88,7 +88,7 @@ def serve(
         raise typer.Exit(1) from None
     for line in engines.describe():
         console.print(f"loaded {line}")
-    application = create_app(settings, engines)
+    application = create_app(settings, engines, owns_engines=True)
     listener = _listen(server.host, server.port)
     console.print(
         f"voicegw listening on http://{server.host}:{server.port} "

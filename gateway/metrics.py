@@ -8,16 +8,20 @@ delivered, when the first reply frame left.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from pathlib import Path
 from typing import Literal
 
 import msgspec
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 log = logging.getLogger("voicegw.turns")
 
-Outcome = Literal["replied", "no_speech", "failed", "superseded", "hung_up"]
+Outcome = Literal[
+    "replied", "interrupted", "no_speech", "backchannel", "failed", "superseded", "hung_up"
+]
 STAGES = (
     "endpoint",
     "transcript",
@@ -46,6 +50,22 @@ class TurnRecord(msgspec.Struct, kw_only=True):
     reply_text: str = ""
     outcome: Outcome = "replied"
     error: str = ""
+    interrupted_at: float | None = None
+    """When the caller barged in (the reply was cut and cleared)."""
+    heard_ms: int | None = None
+    """Of an interrupted reply: how much audio the caller heard before the cut..."""
+    sent_ms: int | None = None
+    """...out of how much had been sent."""
+    heard_sentences: int | None = None
+    heard_text: str = ""
+    """Of an interrupted reply: the words the caller heard (what the history keeps)."""
+
+    @property
+    def interrupted_after_ms(self) -> int | None:
+        """How long the reply had been playing when the caller cut in."""
+        if self.interrupted_at is None or self.first_media is None:
+            return None
+        return round((self.interrupted_at - self.first_media) * 1000)
 
     def offsets_ms(self) -> dict[str, int | None]:
         """Each stage's time after speech end, in ms (None where the stage did not happen)."""
@@ -73,6 +93,11 @@ class TurnRecord(msgspec.Struct, kw_only=True):
         tail = f" drafts_discarded={self.drafts_discarded}" if self.drafts_discarded else ""
         if self.endpoint_reason:
             tail += f" endpoint_by={self.endpoint_reason}"
+        if self.interrupted_at is not None:
+            tail += (
+                f" interrupted_after={self.interrupted_after_ms}ms"
+                f" heard={self.heard_ms}/{self.sent_ms}ms"
+            )
         if self.error:
             tail += f" error={self.error!r}"
         return f"{head} | {stages}{tail} | {self.user_text!r} -> {self.reply_text!r}"
@@ -81,6 +106,7 @@ class TurnRecord(msgspec.Struct, kw_only=True):
         payload = msgspec.structs.asdict(self)
         payload["offsets_ms"] = self.offsets_ms()
         payload["voice_to_voice_ms"] = self.voice_to_voice_ms
+        payload["interrupted_after_ms"] = self.interrupted_after_ms
         return msgspec.json.encode(payload)
 
 
@@ -107,6 +133,11 @@ class GatewayMetrics:
             "Speculative replies thrown away because the caller went on",
             registry=self.registry,
         )
+        self.barge_ins = Counter(
+            "voicegw_barge_ins",
+            "Replies cut off because the caller spoke over them",
+            registry=self.registry,
+        )
         self.voice_to_voice = Histogram(
             "voicegw_voice_to_voice_seconds",
             "Caller's last voiced frame received to first reply frame sent",
@@ -120,6 +151,13 @@ class GatewayMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.calls_dropped = Counter(
+            "voicegw_calls_dropped",
+            "Calls the gateway ended itself (caller not reading, socket failed), by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        _register_process_gauges(self.registry)
         self._turn_log = Path(turn_log_path).expanduser() if turn_log_path else None
 
     def record_turn(self, record: TurnRecord) -> None:
@@ -133,3 +171,22 @@ class GatewayMetrics:
         if self._turn_log is not None:
             with self._turn_log.open("ab") as handle:
                 handle.write(record.as_json() + b"\n")
+
+
+def _asyncio_tasks() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # scraped off the event loop: there is no loop to count
+        return float("nan")
+
+
+def _register_process_gauges(registry: CollectorRegistry) -> None:
+    """What a soak run compares before and after: open fds and RSS (the process collector, on
+    Linux), asyncio tasks and threads. A leak per call shows as a count that keeps growing."""
+    ProcessCollector(registry=registry)
+    Gauge(
+        "voicegw_asyncio_tasks", "asyncio tasks alive on the event loop", registry=registry
+    ).set_function(_asyncio_tasks)
+    Gauge("voicegw_threads", "Python threads alive", registry=registry).set_function(
+        lambda: float(threading.active_count())
+    )

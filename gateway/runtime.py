@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.engines import Engines, load_engines_sync
+from gateway.llm.base import ChatMessage
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
 
@@ -21,6 +22,8 @@ class CallEnded:
     reason: str
     tasks_left: int
     """Tasks of the call still running after the cancellation grace period (should be 0)."""
+    history: tuple[ChatMessage, ...] = ()
+    """The conversation as the model would see it next: what the caller said and heard."""
 
 
 class Gateway:

@@ -74,10 +74,34 @@ class TurnSettings(_Section):
     """A turn that runs longer is ended anyway (whisper handles 30 s windows)."""
 
 
-class SttSettings(_Section):
+class _RemoteSection(_Section):
+    """What a stage needs to reach an OpenAI-compatible server (``backend = "openai"``)."""
+
+    base_url: str = ""
+    """openai: the API root, e.g. ``https://api.openai.com/v1``; required for that backend."""
+    api_key_env: str = ""
+    """openai: environment variable holding the API key, sent as a bearer token. Empty: no key.
+    The key itself never goes in config.toml, and is never logged."""
+    connect_timeout_ms: Annotated[int, Meta(ge=1, le=60_000)] = 2000
+    """openai: how long to wait for a connection; a server that is down fails the turn fast."""
+    read_timeout_ms: Annotated[int, Meta(ge=1, le=600_000)] = 5000
+    """openai: the longest silence from the server, before its answer and between streamed parts.
+    Past it the turn fails and the caller hears the apology, instead of silence."""
+    retries: Annotated[int, Meta(ge=0, le=5)] = 1
+    """openai: extra attempts after a connection failure or a 502/503/504 answer, before any of
+    the answer was read. A reply that has started streaming is never re-run."""
+
+
+class SttSettings(_RemoteSection):
     backend: Backend = "local"
+    """``local`` (faster-whisper in process) or ``openai``: ``POST {base_url}/audio/transcriptions``
+    with the utterance as a WAV file at its own rate."""
     model: str = "embedded:whisper-base"
-    """``embedded:whisper-base``, a directory holding a CTranslate2 model, or a hub id."""
+    """local: ``embedded:whisper-base``, a directory holding a CTranslate2 model, or a hub id.
+    openai: the server's model name (``whisper-1``)."""
+    model_field: str = "model"
+    """openai: the form field that names the model. faster-whisper-server 0.0.3 reads
+    ``model_name``."""
     device: Device = "auto"
     compute_type: str = "auto"
     """CTranslate2 compute type; ``auto`` is int8 on CPU and float16 on CUDA."""
@@ -90,10 +114,13 @@ class SttSettings(_Section):
     Needs a fixed ``language``."""
 
 
-class LlmSettings(_Section):
+class LlmSettings(_RemoteSection):
     backend: Backend = "local"
+    """``local`` (llama.cpp in process) or ``openai`` (``POST {base_url}/chat/completions``,
+    streamed)."""
     model: str = "embedded:smollm2-135m"
-    """``embedded:smollm2-135m`` or a path to a GGUF file."""
+    """local: ``embedded:smollm2-135m`` or a path to a GGUF file. openai: the server's model name
+    (``gpt-4o-mini``)."""
     device: Device = "auto"
     context_tokens: Annotated[int, Meta(ge=256, le=131_072)] = 2048
     threads: Annotated[int, Meta(ge=1, le=256)] = 2
@@ -110,16 +137,62 @@ class LlmSettings(_Section):
     """Older messages are dropped from the prompt (the system prompt always stays)."""
 
 
-class TtsSettings(_Section):
+class TtsSettings(_RemoteSection):
     backend: Backend = "local"
+    """``local`` (Piper in process) or ``openai`` (``POST {base_url}/audio/speech``, read as a
+    stream)."""
     voice: str = "embedded:joe-medium"
-    """``embedded:joe-medium`` or a path to a Piper ``.onnx`` voice (``.onnx.json`` beside it)."""
+    """local: ``embedded:joe-medium`` or a path to a Piper ``.onnx`` voice (``.onnx.json`` beside
+    it). openai: the server's voice name (``alloy``)."""
+    model: str = "tts-1"
+    """openai: the speech model (``tts-1``, ``gpt-4o-mini-tts``)."""
+    response_format: Literal["pcm", "wav"] = "pcm"
+    """openai: ``pcm`` (raw 16-bit mono) or ``wav`` (the rate is in its header)."""
+    pcm_sample_rate_hz: Annotated[int, Meta(ge=8000, le=96_000)] = 24_000
+    """openai: rate of headerless pcm when the server does not name one in an ``X-Sample-Rate``
+    or content-type ``rate=`` header: 24000 for OpenAI, 22050 for some Piper servers."""
+    fallback_voice: str = "embedded:joe-medium"
+    """openai: a Piper voice (as ``voice`` for local) that renders the greeting and apology when
+    the speech server cannot at start-up, so the gateway still starts and can apologise. Empty:
+    start-up fails instead."""
     device: Device = "auto"
     length_scale: Annotated[float, Meta(gt=0.1, le=5.0)] = 1.0
-    """Piper speaking rate: below 1 is faster."""
+    """Speaking rate: below 1 is faster. openai: sent as ``speed = 1 / length_scale``."""
     first_clause_min_words: Annotated[int, Meta(ge=0, le=50)] = 4
     """The first clause of a reply is spoken on its own once it has this many words and ends in
     a comma-like mark, so the caller hears something before the sentence is complete. 0 disables."""
+
+
+class BargeInSettings(_Section):
+    enabled: bool = True
+    """Caller speech while the agent talks stops it at once (Twilio ``clear``)."""
+    speech_threshold: Fraction = 0.6
+    """Silero probability a window needs to count towards a barge-in: stricter than
+    ``vad.speech_threshold``, so line echo and noise do not cut the agent off."""
+    min_speech_ms: PositiveMs = 180
+    """Confident speech needed before the agent stops (in 32 ms VAD windows: 180 is 6): longer
+    than a click, a cough or an "mm" (a 100 ms scrap of speech scores 5 windows), short enough
+    that ``clear`` goes out within about 300 ms of a voiced start. Shorter sounds that still end
+    up as a turn while the agent talks are taken as backchannel and not answered."""
+    cut_marker: str = ""
+    """Appended to the heard part of a cut reply in the history, so the model can tell it was
+    cut off (``"..."``). Empty by default: the embedded 135M model copies any marker into its
+    own later replies (seen with both a dash and an ellipsis); larger models use it well."""
+    false_interruption: Literal["resume", "repeat", "ignore"] = "resume"
+    """When the speech that cut the agent off turns out to hold no words: ``resume`` says again
+    the cut sentence and the rest that was ready, ``repeat`` only the cut sentence, ``ignore``
+    nothing."""
+
+
+class DtmfSettings(_Section):
+    to_conversation: bool = True
+    """Keypad digits become a caller turn the model sees ("The caller pressed 1 2 3.")."""
+    gather_ms: Annotated[int, Meta(ge=100, le=60_000)] = 1500
+    """Digits pressed within this time of each other are one entry."""
+    submit_digit: Literal["", "#", "*"] = "#"
+    """Ends an entry at once (and is not part of it)."""
+    hangup_digit: Literal["", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "#", "*"] = ""
+    """Pressing it ends the call (closes the media stream). Empty: none."""
 
 
 class CallSettings(_Section):
@@ -149,6 +222,8 @@ class Settings(_Section):
     stt: SttSettings = msgspec.field(default_factory=SttSettings)
     llm: LlmSettings = msgspec.field(default_factory=LlmSettings)
     tts: TtsSettings = msgspec.field(default_factory=TtsSettings)
+    barge_in: BargeInSettings = msgspec.field(default_factory=BargeInSettings)
+    dtmf: DtmfSettings = msgspec.field(default_factory=DtmfSettings)
     call: CallSettings = msgspec.field(default_factory=CallSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     models: ModelsSettings = msgspec.field(default_factory=ModelsSettings)
@@ -159,11 +234,24 @@ class Settings(_Section):
                 "vad.silence_threshold must not exceed vad.speech_threshold "
                 f"({self.vad.silence_threshold} > {self.vad.speech_threshold})"
             )
+        if self.barge_in.speech_threshold < self.vad.silence_threshold:
+            raise ValueError("barge_in.speech_threshold must be >= vad.silence_threshold")
+        if self.dtmf.hangup_digit and self.dtmf.hangup_digit == self.dtmf.submit_digit:
+            raise ValueError("dtmf.hangup_digit must differ from dtmf.submit_digit")
         if self.turn.incomplete_end_silence_ms < self.turn.end_silence_ms:
             raise ValueError("turn.incomplete_end_silence_ms must be >= turn.end_silence_ms")
         for section in ("stt", "llm", "tts"):
-            if getattr(self, section).backend != "local":
-                raise ValueError(f"{section}.backend: only 'local' is implemented in this version")
+            stage = getattr(self, section)
+            if stage.backend != "openai":
+                continue
+            if not stage.base_url:
+                raise ValueError(f"{section}.base_url: required when {section}.backend = 'openai'")
+            name_key = "voice" if section == "tts" else "model"
+            if getattr(stage, name_key).startswith("embedded:"):
+                raise ValueError(
+                    f"{section}.{name_key}: name the server's {name_key} when "
+                    f"{section}.backend = 'openai' (embedded: models are local)"
+                )
 
 
 _PATH_RE = re.compile(r"`\$\.?([^`]*)`")

@@ -84,3 +84,7 @@ def with_changes(settings: Settings, **sections: dict[str, Any]) -> Settings:
         for name, values in sections.items()
     }
     return msgspec.structs.replace(settings, **replaced)
+
+
+# Real OpenAI-compatible servers for the remote backends (started on first use, once a session).
+from tests.servers import llm_server, servers_dir, stt_server, tts_server  # noqa: E402, F401

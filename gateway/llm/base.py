@@ -13,6 +13,8 @@ Role = Literal["system", "user", "assistant"]
 class ChatMessage(msgspec.Struct, frozen=True):
     role: Role
     content: str
+    interrupted: bool = False
+    """An assistant turn the caller cut off: ``content`` is only the part they heard."""
 
 
 class ChatModel(Protocol):

@@ -1,9 +1,13 @@
-"""One phone call: caller audio in, turn-taking, replies out.
+"""One phone call: turn-taking, replies out, barge-in.
 
-Inbound frames are decoded and run through the VAD on the event loop (about 0.1 ms a window).
-The endpointer's events drive the replies: a pause starts a draft, speech cancels it, the end of
-the turn commits it (or, without speculation, starts a reply that is committed at once). All of
-the call's work lives in tasks owned here; ``close`` cancels every one of them.
+The listener's events drive the replies: a pause starts a draft, speech cancels it, the end of
+the turn commits it (or, without speculation, starts a reply that is committed at once).
+
+One reply at a time holds the floor (the greeting, a turn's reply, a resumed one) until the
+caller has heard it all. Confident caller speech during that time is a barge-in: the reply is
+cut, Twilio's buffer cleared, and the history keeps what was heard. A turn that ends while the
+agent still talks, without a barge-in, cuts it only if its transcript holds words. All of the
+call's work lives in tasks owned here; ``close`` cancels every one of them.
 """
 
 from __future__ import annotations
@@ -14,48 +18,22 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from gateway.audio import mulaw
 from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.engines import Engines
 from gateway.metrics import GatewayMetrics, TurnRecord
 from gateway.pipeline.conversation import Conversation
+from gateway.pipeline.keypad import KeyAction, KeypadEntry
+from gateway.pipeline.listener import BargeIn, Heard, Listener
 from gateway.pipeline.playout import Playout, Send
-from gateway.pipeline.reply import Reply, ReplyStages
-from gateway.pipeline.utterance import UtteranceBuffer
+from gateway.pipeline.reply import CallerAudio, CallerText, Prepared, Reply, ReplyStages, Source
 from gateway.settings import Settings
 from gateway.stt.base import Transcript
-from gateway.vad.completeness import looks_complete
-from gateway.vad.endpointer import (
-    DraftDue,
-    EndpointConfig,
-    Endpointer,
-    Event,
-    SpeechPaused,
-    SpeechResumed,
-    SpeechStarted,
-    TurnEnded,
-)
+from gateway.vad.endpointer import DraftDue, SpeechResumed, TurnEnded
 from gateway.vad.silero import SileroStream
 
 log = logging.getLogger("voicegw.call")
 CANCEL_GRACE_S = 2.0
 """How long close() waits for cancelled work; some libraries swallow CancelledError."""
-
-
-def endpoint_config(settings: Settings) -> EndpointConfig:
-    return EndpointConfig(
-        speech_threshold=settings.vad.speech_threshold,
-        silence_threshold=settings.vad.silence_threshold,
-        min_speech_ms=settings.vad.min_speech_ms,
-        end_silence_ms=settings.turn.end_silence_ms,
-        incomplete_end_silence_ms=settings.turn.incomplete_end_silence_ms,
-        speculate=settings.turn.speculate,
-        speculate_after_silence_ms=settings.turn.speculate_after_silence_ms,
-        max_utterance_ms=settings.turn.max_utterance_ms,
-    )
 
 
 class CallSession:
@@ -68,11 +46,13 @@ class CallSession:
         send: Send,
         stream_sid: str,
         call_sid: str,
+        hang_up: Callable[[str], None] = lambda _reason: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.call_sid = call_sid
         self._settings = settings
         self._metrics = metrics
+        self._hang_up = hang_up
         self._clock = clock
         self._engines = engines
         self._stages = ReplyStages(
@@ -81,22 +61,21 @@ class CallSession:
             synthesizer=engines.synthesizer,
             apology_frames=engines.phrases.get(settings.call.apology),
             first_clause_min_words=settings.tts.first_clause_min_words,
+            cut_marker=settings.barge_in.cut_marker,
         )
         self._playout = Playout(send, stream_sid, settings.call.playout_lead_ms, clock)
         self.conversation = Conversation(
             settings.llm.system_prompt, settings.llm.max_history_messages
         )
-        self._vad = SileroStream(engines.vad_session, SAMPLE_RATE_HZ)
-        self._endpointer = Endpointer(endpoint_config(settings), self._vad.window_ms)
-        self._utterance = UtteranceBuffer(
-            settings.vad.speech_pad_ms + settings.vad.min_speech_ms + 2 * self._vad.window_ms
-        )
+        self._listener = Listener(SileroStream(engines.vad_session, SAMPLE_RATE_HZ), settings)
+        self._keypad = KeypadEntry(settings.dtmf.submit_digit, settings.dtmf.hangup_digit)
+        self._keypad_timer: asyncio.Task[object] | None = None
         self._tasks: set[asyncio.Task[object]] = set()
-        self._windows = 0
-        self._last_voiced_at = 0.0
-        self._speech_end_at: float | None = None
         self._draft: Reply | None = None
         self._speaking: Reply | None = None
+        """The reply holding the floor: from its commit until the caller has heard it all."""
+        self._cut: Reply | None = None
+        """The last reply the caller cut off, until their next turn shows whether they spoke."""
         self._drafts_discarded = 0
         self._turns = 0
 
@@ -105,8 +84,7 @@ class CallSession:
     def greet(self) -> None:
         frames = self._engines.phrases.get(self._settings.call.greeting)
         if frames:
-            self.conversation.add_assistant(self._settings.call.greeting)
-            self._spawn(self._play_frames(frames, "greeting"))
+            self._say_prepared([(self._settings.call.greeting, frames)], "greeting")
 
     async def close(self, reason: str) -> int:
         """Cancel all of the call's work and wait (bounded) for it to stop.
@@ -130,42 +108,50 @@ class CallSession:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _play_frames(self, frames: list[bytes], mark: str) -> None:
-        for frame in frames:
-            await self._playout.frame(frame)
-        await self._playout.mark(mark)
-
     # -- inbound -----------------------------------------------------------------------------
 
     def on_audio(self, payload: bytes) -> None:
         now = self._clock()
-        samples = mulaw.decode(payload).astype(np.float32) / 32768.0
-        self._utterance.append(samples)
-        for probability in self._vad.process(samples):
-            self._windows += 1
-            if probability >= self._settings.vad.speech_threshold:
-                self._last_voiced_at = now
-            end_ms = self._windows * self._vad.window_ms
-            for event in self._endpointer.on_window(probability, end_ms):
-                self._handle(event, now)
+        for heard in self._listener.hear(payload, now):
+            self._handle(heard, now)
 
     def on_mark(self, name: str) -> None:
-        log.debug("call=%s mark played: %s", self.call_sid, name)
+        self._playout.on_echo(name, self._clock())
 
     def on_dtmf(self, digit: str) -> None:
         log.info("call=%s dtmf %s", self.call_sid, digit)
+        action = self._keypad.press(digit)
+        if self._keypad_timer is not None:
+            self._keypad_timer.cancel()
+            self._keypad_timer = None
+        if action is KeyAction.HANG_UP:
+            self._hang_up(f"caller pressed {digit} to end the call")
+        elif action is KeyAction.SUBMIT:
+            self._submit_keys()
+        else:
+            self._keypad_timer = self._spawn(self._submit_keys_later())
+
+    async def _submit_keys_later(self) -> None:
+        await asyncio.sleep(self._settings.dtmf.gather_ms / 1000)
+        self._keypad_timer = None
+        self._submit_keys()
+
+    def _submit_keys(self) -> None:
+        text = self._keypad.take()
+        if not text or not self._settings.dtmf.to_conversation:
+            return
+        reply = self._start_reply(CallerText(text), speculative=False)
+        self._commit(reply, self._clock(), "keypad")
 
     # -- turn-taking -------------------------------------------------------------------------
 
-    def _handle(self, event: Event, now: float) -> None:
-        match event:
-            case SpeechStarted():
-                self._speech_end_at = None  # a turn cut by max length has no pause of its own
-                self._utterance.begin()
-            case SpeechPaused():
-                self._speech_end_at = self._last_voiced_at
+    def _handle(self, heard: Heard, now: float) -> None:
+        match heard:
+            case BargeIn():
+                self._on_barge_in(now)
             case DraftDue():
-                self._draft = self._start_reply(self._utterance.snapshot(), speculative=True)
+                source = CallerAudio(self._listener.utterance_so_far(), SAMPLE_RATE_HZ)
+                self._draft = self._start_reply(source, speculative=True)
             case SpeechResumed():
                 self._discard_draft()
             case TurnEnded(reason=reason):
@@ -173,41 +159,101 @@ class CallSession:
 
     def _discard_draft(self) -> None:
         if self._draft is not None:
-            self._cancel(self._draft)
+            self._draft.interrupt(self._clock())
             self._draft = None
             self._drafts_discarded += 1
             self._metrics.drafts_discarded.inc()
 
     def _end_turn(self, now: float, reason: str) -> None:
-        audio = self._utterance.finish()
+        audio = self._listener.finish_utterance()
         reply, self._draft = self._draft, None
         if reply is None:
-            reply = self._start_reply(audio, speculative=False)
-        if self._speaking is not None and not self._speaking.task_done:
-            self._cancel(self._speaking)
-            self._speaking.record.outcome = "superseded"
-            self._spawn(self._playout.clear())
-        self._turns += 1
-        reply.record.speech_end = self._speech_end_at or self._last_voiced_at
+            reply = self._start_reply(CallerAudio(audio, SAMPLE_RATE_HZ), speculative=False)
+        reply.record.speech_end = self._listener.speech_end_at
         reply.record.drafts_discarded = self._drafts_discarded
         self._drafts_discarded = 0
+        self._commit(reply, now, reason)
+
+    def _commit(self, reply: Reply, now: float, reason: str) -> None:
+        self._turns += 1
         reply.commit(self._turns, now, reason)
+        if not self._floor_taken():
+            self._speaking = reply
+        if reply.transcribed:
+            self._settle(reply)
+
+    def _floor_taken(self) -> bool:
+        return self._speaking is not None and not self._speaking.task_done
+
+    def _settle(self, reply: Reply) -> None:
+        """A committed turn's words are known: they take the floor; no words change nothing,
+        except that speech which cut the agent off turns out to have been a false alarm."""
+        if reply.has_words:
+            speaking = self._speaking
+            if speaking is not None and speaking is not reply and not speaking.task_done:
+                if self._settings.barge_in.enabled:
+                    # Too short to pass as a barge-in while the agent talks: "mm", "okay".
+                    log.info("call=%s backchannel %r", self.call_sid, reply.record.user_text)
+                    reply.drop()
+                    return
+                self._interrupt(speaking, self._clock())
+            self._speaking = reply
+            self._cut = None
+            return
+        if self._speaking is reply:
+            self._speaking = None  # nothing to say: the floor is free again
+        if self._cut is not None and not self._floor_taken():
+            cut, self._cut = self._cut, None
+            self._say_again(cut)
+
+    def _on_barge_in(self, now: float) -> None:
+        if self._settings.barge_in.enabled and self._floor_taken():
+            assert self._speaking is not None
+            self._interrupt(self._speaking, now)
+
+    def _interrupt(self, reply: Reply, now: float) -> None:
+        log.info("call=%s caller cut in on %s", self.call_sid, reply.label)
+        reply.interrupt(now)
+        if reply.record.first_media is not None:
+            self._spawn(self._playout.clear())
+        self._metrics.barge_ins.inc()
+        self._cut = reply
+        if self._speaking is reply:
+            self._speaking = None
+
+    def _say_again(self, cut: Reply) -> None:
+        policy = self._settings.barge_in.false_interruption
+        sentences = cut.unheard_sentences()
+        if policy == "repeat":
+            sentences = sentences[:1]
+        if policy == "ignore" or not sentences:
+            return
+        log.info("call=%s no words in the interruption: %s %s", self.call_sid, policy, cut.label)
+        self._say_prepared(sentences, f"{cut.label}-again")
+
+    def _say_prepared(self, sentences: list[tuple[str, list[bytes]]], label: str) -> None:
+        record = TurnRecord(call_sid=self.call_sid, turn=self._turns, speculative=False)
+        reply = self._new_reply(Prepared(sentences), record)
+        reply.task = self._spawn(reply.run())
+        reply.commit(self._turns, self._clock(), "prepared", label=label)
         self._speaking = reply
 
-    def _start_reply(self, audio: npt.NDArray[np.float32], *, speculative: bool) -> Reply:
+    def _start_reply(self, source: CallerAudio | CallerText, *, speculative: bool) -> Reply:
         record = TurnRecord(call_sid=self.call_sid, turn=0, speculative=speculative)
-        reply = Reply(
-            audio=audio,
-            sample_rate_hz=SAMPLE_RATE_HZ,
+        reply = self._new_reply(source, record)
+        reply.task = self._spawn(self._run_reply(reply))
+        return reply
+
+    def _new_reply(self, source: Source, record: TurnRecord) -> Reply:
+        return Reply(
+            source=source,
             stages=self._stages,
             conversation=self.conversation,
             playout=self._playout,
             record=record,
-            on_transcript=self._on_draft_transcript,
+            on_transcript=self._on_transcript,
             clock=self._clock,
         )
-        reply.task = self._spawn(self._run_reply(reply))
-        return reply
 
     async def _run_reply(self, reply: Reply) -> None:
         try:
@@ -215,19 +261,17 @@ class CallSession:
         except asyncio.CancelledError:
             if reply.committed:
                 if reply.record.outcome == "replied":
-                    reply.record.outcome = "hung_up"
+                    cut = reply.record.interrupted_at is not None
+                    reply.record.outcome = "interrupted" if cut else "hung_up"
                 self._metrics.record_turn(reply.record)
             raise
         self._metrics.record_turn(reply.record)
 
-    def _on_draft_transcript(self, reply: Reply, transcript: Transcript) -> None:
+    def _on_transcript(self, reply: Reply, transcript: Transcript) -> None:
+        if reply.committed:
+            self._settle(reply)
+            return
         if reply is not self._draft:
-            return  # a committed reply's transcript: the turn is already over
-        stream_ms = self._windows * self._vad.window_ms
-        complete = looks_complete(transcript.text) or not transcript.text
-        for event in self._endpointer.on_transcript(complete, stream_ms):
+            return
+        for event in self._listener.on_transcript(transcript.text):
             self._handle(event, self._clock())
-
-    def _cancel(self, reply: Reply) -> None:
-        if reply.task is not None:
-            reply.task.cancel()

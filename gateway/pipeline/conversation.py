@@ -26,6 +26,6 @@ class Conversation:
     def add_user(self, text: str) -> None:
         self.messages.append(ChatMessage("user", text))
 
-    def add_assistant(self, text: str) -> None:
+    def add_assistant(self, text: str, *, interrupted: bool = False) -> None:
         if text:
-            self.messages.append(ChatMessage("assistant", text))
+            self.messages.append(ChatMessage("assistant", text, interrupted))

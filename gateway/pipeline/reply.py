@@ -1,9 +1,11 @@
-"""One reply to one caller turn: transcribe, stream the LLM, speak sentence by sentence.
+"""One reply: from what the caller said (or keyed) to speech, sentence by sentence.
 
 A reply runs as one task. It may start as a *draft* while the caller is only pausing: it does
 all its work, but its audio waits behind ``commit``. If the caller goes on, the call cancels the
-task and nothing was sent. Once committed, audio leaves in sentence order, paced by the playout.
-A stage that fails makes the caller hear the apology instead of silence.
+task and nothing was sent. Once committed, audio leaves in sentence order, paced by the playout,
+with a mark after each sentence; the task lasts until the last mark is echoed (the caller has
+heard it all), so an interruption at any point knows what was heard. A stage that fails makes
+the caller hear the apology instead of silence.
 """
 
 from __future__ import annotations
@@ -20,21 +22,40 @@ import numpy.typing as npt
 from gateway.llm.base import ChatModel
 from gateway.metrics import TurnRecord
 from gateway.pipeline.conversation import Conversation
+from gateway.pipeline.heard import SentSentence, heard_before
 from gateway.pipeline.playout import Playout
 from gateway.pipeline.speech import FrameEncoder
 from gateway.stt.base import Transcriber, Transcript
+from gateway.stt.words import has_words
 from gateway.tts.base import Synthesizer
 from gateway.tts.sentences import SentenceSplitter
 
 log = logging.getLogger("voicegw.reply")
+ECHO_SLACK_S = 1.5
+"""How long past the expected end of playback to wait for the last mark's echo."""
 
 
 @dataclass(frozen=True, slots=True)
-class SentenceEnd:
-    """Queued after a sentence's last frame: send a mark, count the sentence as spoken."""
+class CallerAudio:
+    samples: npt.NDArray[np.float32]
+    sample_rate_hz: int
 
-    index: int
+
+@dataclass(frozen=True, slots=True)
+class CallerText:
+    """Input that is not speech (keypad digits), already in words for the model."""
+
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Speech that needs no model: the greeting, or the unheard part of a cut reply."""
+
+    sentences: list[tuple[str, list[bytes]]]
+
+
+Source = CallerAudio | CallerText | Prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,27 +65,33 @@ class ReplyStages:
     synthesizer: Synthesizer
     apology_frames: list[bytes]
     first_clause_min_words: int
+    cut_marker: str = ""
+    """Appended to the heard part of a reply the caller cut off, in the history."""
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceEnd:
+    sentence: SentSentence
 
 
 _END = None
-QueueItem = bytes | SentenceEnd | None
+QueueItem = bytes | SentSentence | SentenceEnd | None
+"""A sentence object opens a sentence, its frames follow, ``SentenceEnd`` closes it."""
 
 
 class Reply:
     def __init__(
         self,
         *,
-        audio: npt.NDArray[np.float32],
-        sample_rate_hz: int,
+        source: Source,
         stages: ReplyStages,
         conversation: Conversation,
         playout: Playout,
         record: TurnRecord,
-        on_transcript: Callable[[Reply, Transcript], None],
+        on_transcript: Callable[[Reply, Transcript], None] = lambda _r, _t: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._audio = audio
-        self._rate = sample_rate_hz
+        self._source = source
         self._stages = stages
         self._conversation = conversation
         self._playout = playout
@@ -72,8 +99,15 @@ class Reply:
         self._on_transcript = on_transcript
         self._clock = clock
         self._committed = asyncio.Event()
-        self._spoken: list[str] = []
-        self._spoken_all = False
+        self.label = ""
+        """Mark prefix, set at commit: ``turn3`` marks ``turn3-s0`` ... ``turn3-end``."""
+        self.rendered: list[SentSentence] = []
+        """Every sentence synthesized so far, with its frames, in order."""
+        self._sent: list[SentSentence] = []
+        self._delivered_all = False
+        self._user_text_added = False
+        self._dropped = False
+        self.transcribed = False
         self.first_audio_ready = asyncio.Event()
         """Set when the first reply frame is ready to send (committed or not)."""
         self.task: asyncio.Task[object] | None = None
@@ -84,15 +118,40 @@ class Reply:
         return self.task is None or self.task.done()
 
     @property
+    def has_words(self) -> bool:
+        """The caller said something to answer (known once transcribed)."""
+        return has_words(self.record.user_text)
+
+    @property
     def committed(self) -> bool:
         return self._committed.is_set()
 
-    def commit(self, turn: int, endpoint_at: float, reason: str) -> None:
+    def commit(self, turn: int, endpoint_at: float, reason: str, label: str = "") -> None:
         """The caller's turn is over: this reply may speak."""
         self.record.turn = turn
         self.record.endpoint = endpoint_at
         self.record.endpoint_reason = reason
+        self.label = label or f"turn{turn}"
         self._committed.set()
+
+    def interrupt(self, at: float) -> None:
+        """The caller barged in at ``at``: stop, and keep only what was heard by then."""
+        if self.record.interrupted_at is None:
+            self.record.interrupted_at = at
+        if self.task is not None:
+            self.task.cancel()
+
+    def drop(self) -> None:
+        """Not a turn after all (a backchannel while the agent talks): stop, remember nothing."""
+        self._dropped = True
+        self.record.outcome = "backchannel"
+        if self.task is not None:
+            self.task.cancel()
+
+    def unheard_sentences(self) -> list[tuple[str, list[bytes]]]:
+        """The fully synthesized sentences from the one cut off onwards (to say them again)."""
+        whole = self.record.heard_sentences or 0
+        return [(s.text, s.frames) for s in self.rendered[whole:] if s.complete]
 
     async def run(self) -> TurnRecord:
         queue: asyncio.Queue[QueueItem] = asyncio.Queue()
@@ -101,21 +160,12 @@ class Reply:
                 group.create_task(self._produce(queue))
                 group.create_task(self._deliver(queue))
         except asyncio.CancelledError:
-            if self.committed:
-                self._remember_spoken()
+            self._remember()
             raise
-        self._remember_spoken()
+        self._remember()
         return self.record
 
-    def _remember_spoken(self) -> None:
-        """History gets what was sent to the caller: the exact generated text when all of it
-        was (so the next prompt shares its tokens with this one), else the sentences sent."""
-        if not (self.committed and self.record.user_text):
-            return
-        finished = self.record.reply_text and self._spoken_all
-        self._conversation.add_assistant(
-            self.record.reply_text if finished else " ".join(self._spoken)
-        )
+    # -- production --------------------------------------------------------------------------
 
     async def _produce(self, queue: asyncio.Queue[QueueItem]) -> None:
         try:
@@ -130,58 +180,138 @@ class Reply:
             queue.put_nowait(_END)
 
     async def _produce_speech(self, queue: asyncio.Queue[QueueItem]) -> None:
-        transcript = await self._stages.transcriber.transcribe(self._audio, self._rate)
-        self.record.transcript = self._clock()
-        self.record.user_text = transcript.text
-        self._on_transcript(self, transcript)
-        if not transcript.text:
+        match self._source:
+            case Prepared(sentences=sentences):
+                for text, frames in sentences:
+                    self._queue_sentence(SentSentence(text, list(frames), complete=True), queue)
+                return
+            case CallerText(text=text):
+                user_text = text
+                self._heard_caller(text)
+            case CallerAudio(samples=samples, sample_rate_hz=rate):
+                transcript = await self._stages.transcriber.transcribe(samples, rate)
+                user_text = transcript.text
+                self._heard_caller(user_text)
+                self._on_transcript(self, transcript)
+        if not self.has_words:
             self.record.outcome = "no_speech"
             return
-        prompt = self._conversation.prompt_for(transcript.text)
+        await self._generate(user_text, queue)
+
+    def _heard_caller(self, text: str) -> None:
+        self.record.transcript = self._clock()
+        self.record.user_text = text
+        self.transcribed = True
+
+    async def _generate(self, user_text: str, queue: asyncio.Queue[QueueItem]) -> None:
+        prompt = self._conversation.prompt_for(user_text)
         splitter = SentenceSplitter(self._stages.first_clause_min_words)
         reply_parts: list[str] = []
-        index = 0
-        async for token in self._stages.chat.stream(prompt):
-            if self.record.first_token is None:
-                self.record.first_token = self._clock()
-            reply_parts.append(token)
-            for sentence in splitter.push(token):
-                await self._speak(index, sentence, queue)
-                index += 1
-        for sentence in splitter.flush():
-            await self._speak(index, sentence, queue)
-            index += 1
-        self.record.reply_text = "".join(reply_parts).strip()
+        try:
+            async for token in self._stages.chat.stream(prompt):
+                if self.record.first_token is None:
+                    self.record.first_token = self._clock()
+                reply_parts.append(token)
+                for sentence in splitter.push(token):
+                    await self._speak(sentence, queue)
+            for sentence in splitter.flush():
+                await self._speak(sentence, queue)
+        finally:  # an interrupted reply's record keeps what had been written
+            self.record.reply_text = "".join(reply_parts).strip()
 
-    async def _speak(self, index: int, sentence: str, queue: asyncio.Queue[QueueItem]) -> None:
+    def _queue_sentence(self, sentence: SentSentence, queue: asyncio.Queue[QueueItem]) -> None:
+        self.rendered.append(sentence)
+        queue.put_nowait(sentence)
+        for frame in sentence.frames:
+            queue.put_nowait(frame)
+        if sentence.frames:
+            self.first_audio_ready.set()
+        queue.put_nowait(SentenceEnd(sentence))
+
+    async def _speak(self, text: str, queue: asyncio.Queue[QueueItem]) -> None:
         if self.record.first_sentence is None:
             self.record.first_sentence = self._clock()
+        sentence = SentSentence(text, [])
+        self.rendered.append(sentence)
+        queue.put_nowait(sentence)
         encoder: FrameEncoder | None = None
-        async for chunk in self._stages.synthesizer.synthesize(sentence):
+        async for chunk in self._stages.synthesizer.synthesize(text):
             if self.record.first_audio is None:
                 self.record.first_audio = self._clock()
             encoder = encoder or FrameEncoder(chunk.sample_rate_hz)
             for frame in encoder.feed(chunk):
+                sentence.frames.append(frame)
                 queue.put_nowait(frame)
                 self.first_audio_ready.set()
         for frame in encoder.finish() if encoder else []:
+            sentence.frames.append(frame)
             queue.put_nowait(frame)
-        queue.put_nowait(SentenceEnd(index, sentence))
+        sentence.complete = True
+        queue.put_nowait(SentenceEnd(sentence))
+
+    # -- delivery ----------------------------------------------------------------------------
 
     async def _deliver(self, queue: asyncio.Queue[QueueItem]) -> None:
         await self._committed.wait()
         item = await queue.get()  # the transcript exists once anything has been produced
-        if self.record.user_text:
-            self._conversation.add_user(self.record.user_text)
+        self._add_user_text()
+        current: SentSentence | None = None
         while item is not _END:
             if isinstance(item, bytes):
                 sent_at = await self._playout.frame(item)
                 if self.record.first_media is None:
                     self.record.first_media = sent_at
+                if current is not None:
+                    current.frames_sent += 1
+                    if current.first_sent_at is None:
+                        current.first_sent_at = sent_at
             elif isinstance(item, SentenceEnd):
-                await self._playout.mark(f"turn{self.record.turn}-s{item.index}")
-                self._spoken.append(item.text)
+                if current is not None and current.frames_sent:
+                    await self._playout.mark(current.mark)
+                current = None
+            else:
+                item.mark = f"{self.label}-s{len(self._sent)}"
+                current = item
+                self._sent.append(item)
             item = await queue.get()
-        self._spoken_all = True
+        self._delivered_all = True
         if self.record.first_media is not None:
-            await self._playout.mark(f"turn{self.record.turn}-end")
+            end = f"{self.label}-end"
+            await self._playout.mark(end)
+            # Stay until the caller has heard it all: an interruption before then is a cut.
+            await self._playout.wait_echo(end, self._playout.seconds_to_played() + ECHO_SLACK_S)
+            self._playout.take_echo(end)
+
+    # -- memory ------------------------------------------------------------------------------
+
+    def _add_user_text(self) -> None:
+        if self.has_words and not self._user_text_added:
+            self._conversation.add_user(self.record.user_text)
+            self._user_text_added = True
+
+    def _remember(self) -> None:
+        """History gets what the caller heard: the exact generated text when all of it was sent
+        and played (so the next prompt shares its tokens with this one), the heard part of it,
+        marked as cut off, when the caller interrupted."""
+        for sentence in self._sent:
+            sentence.echoed_at = self._playout.take_echo(sentence.mark)
+        if not self.committed or self._dropped:
+            return
+        self._add_user_text()  # said, even if the reply never got to be heard
+        speaks_for_caller = self.has_words or isinstance(self._source, Prepared)
+        if not speaks_for_caller:
+            return
+        cut_at = self.record.interrupted_at
+        if cut_at is not None:
+            heard = heard_before(self._sent, cut_at)
+            self.record.heard_text = heard.text
+            self.record.heard_ms = heard.heard_ms
+            self.record.sent_ms = heard.sent_ms
+            self.record.heard_sentences = heard.whole_sentences
+            if heard.text:
+                text = heard.text + self._stages.cut_marker
+                self._conversation.add_assistant(text, interrupted=True)
+            return
+        spoken = " ".join(s.text for s in self._sent if s.frames_sent)
+        finished = self._delivered_all and self.record.outcome == "replied"
+        self._conversation.add_assistant((finished and self.record.reply_text) or spoken)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from gateway.pipeline.call import CallSession
 from gateway.runtime import CallEnded, Gateway
 from gateway.twilio import signature, twiml
 from gateway.twilio.codec import MalformedMessage, decode_inbound, encode_outbound
+from gateway.twilio.flood import AudioBudget
 from gateway.twilio.messages import (
     Connected,
     Dtmf,
@@ -23,10 +25,28 @@ from gateway.twilio.messages import (
     Start,
     Stop,
 )
+from gateway.twilio.rejects import RejectLog
 
 log = logging.getLogger("voicegw.twilio")
-TRY_AGAIN_LATER = 1013
+NORMAL_CLOSURE = 1000
 POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
+INTERNAL_ERROR = 1011
+SERVICE_RESTART = 1012
+TRY_AGAIN_LATER = 1013
+SEND_TIMEOUT_S = 10.0
+"""A send that waits this long means the client stopped reading, and the call is ended. Playout
+keeps under a second of audio in flight, which a live link drains at once; without a limit such
+a call would hold its tasks until the client went away."""
+CLOSE_TIMEOUT_S = 2.0
+"""How long ending a call waits to tell the client (one that does not read never hears)."""
+INBOUND_BURST_MS = 5000
+"""How far caller audio may run ahead of real time (a stalled link delivering its backlog);
+audio beyond it is dropped."""
+FLOOD_LIMIT_MS = 10_000
+"""Dropped audio (less the real time since) past which the caller is flooding: the call ends."""
+CLOSE_REASON_CHARS = 120
+"""A close frame's reason is at most 123 bytes."""
 
 
 def _signed(gateway: Gateway, headers: Any, url: str, params: dict[str, str] | None) -> bool:
@@ -80,7 +100,12 @@ async def media_stream(socket: WebSocket[Any, Any, Any], gateway: NamedDependenc
 
 
 class MediaStream:
-    """Reads one socket's frames and hands typed messages to the call session."""
+    """Reads one socket's frames and hands typed messages to the call session.
+
+    Reading runs in a task of its own, so that the call can also be ended from the sending side
+    (a client that stopped reading, a socket the server gave up on) or by :meth:`end`. However it
+    ends, the session is closed, which cancels all of the call's work.
+    """
 
     def __init__(self, socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
         self._socket = socket
@@ -88,30 +113,89 @@ class MediaStream:
         self._session: CallSession | None = None
         self._stream_sid = ""
         self._open = True
+        self._budget = AudioBudget(INBOUND_BURST_MS)
+        self._rejects = RejectLog(log)
+        self._reader: asyncio.Task[None] | None = None
+        self._reason = ""
+        self._close_code: int | None = None
 
     async def run(self) -> None:
-        metrics = self._gateway.metrics
-        metrics.active_calls.inc()
-        reason = "caller hung up"
+        self._gateway.metrics.active_calls.inc()
+        reader = self._reader = asyncio.ensure_future(self._read())
         try:
-            while True:
-                event = await self._socket.receive()
-                text, data = event.get("text"), event.get("bytes")
-                frame = text if isinstance(text, str) else data if isinstance(data, bytes) else b""
-                if not self._dispatch(frame):
-                    break
-        except WebSocketDisconnect:
-            reason = "caller hung up (socket closed)"
+            await asyncio.wait({reader})
         finally:
+            reader.cancel()
+            await asyncio.wait({reader})
             self._open = False
-            metrics.active_calls.dec()
-            if self._session is not None:
-                left = await self._session.close(reason)
-                self._gateway.call_ended(CallEnded(self._session.call_sid, reason, left))
+            await self._finish()
+
+    def end(self, reason: str, close_code: int | None = NORMAL_CLOSURE) -> None:
+        """End the call (the first reason wins); with a ``close_code``, tell the client."""
+        self._open = False
+        if not self._reason:
+            self._reason, self._close_code = reason, close_code
+        if self._reader is not None and self._reader is not asyncio.current_task():
+            self._reader.cancel()
+
+    async def _read(self) -> None:
+        try:
+            while not self._reason:
+                event = await self._socket.receive()
+                if event["type"] == "websocket.disconnect":
+                    self._disconnected(event.get("code"))
+                elif not self._dispatch(_frame(event)):
+                    self.end("caller hung up")
+        except WebSocketDisconnect:
+            self.end("caller hung up (socket closed)", None)
+        except Exception as error:  # a bug must end this call cleanly, not leave it half alive
+            log.exception("stream=%s failed on an inbound frame", self._stream_sid)
+            self._drop("internal_error", f"internal error: {type(error).__name__}", INTERNAL_ERROR)
+
+    def _disconnected(self, code: object) -> None:
+        if code == SERVICE_RESTART:  # our own server closing its connections
+            self.end("gateway shutting down", None)
+        elif code == MESSAGE_TOO_BIG:  # the server refused a frame before we could see it
+            self._reject("too_large", "a frame over the server's WebSocket size limit")
+            self.end(f"closed: a frame over the server's size limit (code {code})", None)
+        else:
+            self.end(f"caller hung up (socket closed, code {code})", None)
+
+    def _drop(self, kind: str, reason: str, close_code: int | None) -> None:
+        """The gateway ends the call itself: counted, and logged as a warning."""
+        if self._reason:
+            return
+        self._gateway.metrics.calls_dropped.labels(kind).inc()
+        call = self._session.call_sid if self._session is not None else ""
+        log.warning("call=%s stream=%s ending the call: %s", call, self._stream_sid, reason)
+        self.end(reason, close_code)
+
+    async def _finish(self) -> None:
+        reason = self._reason or "gateway shutting down"
+        if summary := self._rejects.summary():
+            log.warning("stream=%s rejected %s", self._stream_sid, summary)
+        session, left = self._session, 0
+        try:
+            if session is not None:
+                left = await session.close(reason)
+            if self._close_code is not None:
+                await self._close(self._close_code, reason)
+        finally:
+            self._gateway.metrics.active_calls.dec()
+        if session is not None:
+            history = tuple(session.conversation.messages)
+            self._gateway.call_ended(CallEnded(session.call_sid, reason, left, history))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self._socket.close(code=code, reason=reason[:CLOSE_REASON_CHARS])
+        except (TimeoutError, OSError, RuntimeError, WebSocketDisconnect):
+            pass  # the client is gone or not reading: there is no one to tell
 
     def _reject(self, problem: str, detail: str) -> None:
         self._gateway.metrics.bad_messages.labels(problem).inc()
-        log.warning("stream=%s rejected frame (%s): %s", self._stream_sid, problem, detail[:200])
+        self._rejects.reject(self._stream_sid, problem, detail)
 
     def _dispatch(self, frame: str | bytes) -> bool:
         """Handle one frame; False when the stream is over."""
@@ -134,11 +218,13 @@ class MediaStream:
             return True
         return self._to_session(session, message)
 
-    @staticmethod
-    def _to_session(session: CallSession, message: Media | Mark | Dtmf | Stop) -> bool:
+    def _to_session(self, session: CallSession, message: Media | Mark | Dtmf | Stop) -> bool:
         match message:
             case Media(media=chunk):
-                session.on_audio(chunk.payload)
+                if self._budget.take(len(chunk.payload)):
+                    session.on_audio(chunk.payload)
+                else:
+                    self._flooded()
             case Mark(mark=label):
                 session.on_mark(label.name)
             case Dtmf(dtmf=digit):
@@ -146,6 +232,13 @@ class MediaStream:
             case Stop():
                 return False
         return True
+
+    def _flooded(self) -> None:
+        self._reject("flood", f"caller audio more than {INBOUND_BURST_MS} ms ahead of real time")
+        if self._budget.excess_ms > FLOOD_LIMIT_MS:
+            ahead_s = FLOOD_LIMIT_MS / 1000
+            reason = f"caller flooded: audio over {ahead_s:g} s beyond real time was dropped"
+            self._drop("flood", reason, POLICY_VIOLATION)
 
     def _start(self, message: Start) -> None:
         if self._session is not None:
@@ -161,6 +254,7 @@ class MediaStream:
             send=self._send,
             stream_sid=self._stream_sid,
             call_sid=message.start.call_sid,
+            hang_up=self.end,
         )
         gateway.metrics.calls.inc()
         log.info("call=%s stream=%s started", message.start.call_sid, self._stream_sid)
@@ -168,8 +262,19 @@ class MediaStream:
 
     async def _send(self, message: OutboundMessage) -> None:
         if not self._open:
-            return  # the caller is gone; the reader is closing the session
+            return  # the call is ending: its tasks are about to be cancelled
         try:
-            await self._socket.send_text(encode_outbound(message))
-        except Exception:  # a socket closing under us: the reader sees the disconnect
-            self._open = False
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await self._socket.send_text(encode_outbound(message))
+        except TimeoutError:
+            reason = f"caller stopped reading (a send waited {SEND_TIMEOUT_S:g} s)"
+            self._drop("not_reading", reason, POLICY_VIOLATION)
+        except (OSError, WebSocketDisconnect):
+            self._open = False  # the caller is gone: the reader sees the disconnect
+        except Exception as error:  # e.g. the server failed the socket on a keepalive timeout
+            self._drop("socket_error", f"socket failed: {type(error).__name__}: {error}", None)
+
+
+def _frame(event: Any) -> str | bytes:
+    text, data = event.get("text"), event.get("bytes")
+    return text if isinstance(text, str) else data if isinstance(data, bytes) else b""

@@ -2,7 +2,9 @@
 
 It sends ``connected`` and ``start``, streams caller audio as 20 ms mu-law frames in real time
 (silence between utterances, as a phone line does), records when each reply frame arrives, and
-echoes each ``mark`` once the audio sent before it would have finished playing.
+plays the reply back at real time the way Twilio does: each ``mark`` is echoed once the audio
+sent before it has played, and ``clear`` drops the unplayed audio and echoes every pending mark
+at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import contextlib
 import itertools
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -59,9 +62,17 @@ class SimulatedCaller:
         self._reader: asyncio.Task[None] | None = None
         self._media: asyncio.Queue[Received] = asyncio.Queue()
         self.marks: asyncio.Queue[str] = asyncio.Queue()
-        self._pending_marks: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
+        """Names of marks echoed (after their audio played, or at a clear), in order."""
+        self._pending_marks: deque[tuple[float, str]] = deque()
+        self._marks_changed = asyncio.Event()
         self._echoer: asyncio.Task[None] | None = None
         self.other_events: list[dict[str, Any]] = []
+        self.timeline: list[tuple[float, str, str]] = []
+        """Every outbound message as (received at, event, mark name or "")."""
+        self.clears: asyncio.Queue[float] = asyncio.Queue()
+        """When each ``clear`` arrived."""
+        self.utterance_starts: asyncio.Queue[float] = asyncio.Queue()
+        """When the first frame of each ``say`` was sent."""
         self._sequence = itertools.count(1)
         self._chunk = itertools.count(1)
         self._played_until = 0.0
@@ -116,6 +127,12 @@ class SimulatedCaller:
     async def send_json(self, message: dict[str, Any]) -> None:
         await self._socket.send(msgspec.json.encode(message).decode())
 
+    async def press(self, digit: str) -> None:
+        """A keypad press, as Twilio reports it."""
+        await self.send_json(
+            self._envelope("dtmf", dtmf={"track": "inbound_track", "digit": digit})
+        )
+
     async def send_raw(self, frame: str | bytes) -> None:
         await self._socket.send(frame)
 
@@ -128,25 +145,45 @@ class SimulatedCaller:
             message = msgspec.json.decode(raw)
             now = self._clock()
             event = message.get("event")
+            name = message["mark"]["name"] if event == "mark" else ""
+            self.timeline.append((now, str(event), name))
             if event == "media":
                 payload = base64.b64decode(message["media"]["payload"])
                 self._media.put_nowait(Received(now, payload))
                 start = max(self._played_until, now)
                 self._played_until = start + len(payload) / 8000
             elif event == "mark":
-                self._pending_marks.put_nowait((self._played_until, message["mark"]["name"]))
+                self._pending_marks.append((self._played_until, name))
+                self._marks_changed.set()
+            elif event == "clear":
+                self.clears.put_nowait(now)
+                self._played_until = now
+                while self._pending_marks:
+                    await self._echo(self._pending_marks.popleft()[1])
             else:
                 self.other_events.append(message)
+
+    async def _echo(self, name: str) -> None:
+        self.marks.put_nowait(name)
+        await self.send_json(self._envelope("mark", mark={"name": name}))
 
     async def _echo_marks(self) -> None:
         """Echo each mark, in order, once the audio sent before it has played."""
         while True:
-            played_at, name = await self._pending_marks.get()
+            self._marks_changed.clear()
+            if not self._pending_marks:
+                await self._marks_changed.wait()
+                continue
+            played_at, name = self._pending_marks[0]
             delay = played_at - self._clock()
             if delay > 0:
-                await asyncio.sleep(delay)  # playback of the buffered audio, at real time
-            self.marks.put_nowait(name)
-            await self.send_json(self._envelope("mark", mark={"name": name}))
+                # Playback of the buffered audio at real time; a clear ends it early.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._marks_changed.wait()
+                continue
+            self._pending_marks.popleft()
+            await self._echo(name)
 
     async def send_frame(self, payload: bytes) -> float:
         """Send one 20 ms frame at its real-time slot; returns when it was sent."""
@@ -199,8 +236,10 @@ class SimulatedCaller:
         """Speak an utterance, then stay on the line in silence until the reply has played."""
         self.drain_media()
         last_sent = 0.0
-        for frame in frames:
+        for index, frame in enumerate(frames):
             last_sent = await self.send_frame(frame)
+            if index == 0:
+                self.utterance_starts.put_nowait(last_sent)
         result = TurnResult(last_voiced_sent_at=last_sent)
         result.premature = self.drain_media()
         while not (result.marks and result.marks[-1].endswith("-end")):

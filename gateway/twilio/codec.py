@@ -55,4 +55,6 @@ def _raise(problem: Problem, detail: str) -> InboundMessage:
 
 
 def encode_outbound(message: OutboundMessage) -> str:
-    return _encoder.encode(message).decode("ascii")
+    """JSON text for one frame. UTF-8, not ASCII: the stream SID is echoed from the caller's
+    ``start``, and one with a non-ASCII character must not make every send of the call fail."""
+    return _encoder.encode(message).decode()

@@ -10,7 +10,7 @@ from gateway.engines import Engines
 from gateway.metrics import TurnRecord
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.playout import Playout
-from gateway.pipeline.reply import Reply, ReplyStages
+from gateway.pipeline.reply import CallerAudio, Reply, ReplyStages
 from gateway.settings import Settings
 from gateway.sim.clips import speech_8k
 from gateway.twilio.messages import OutboundMark, OutboundMedia, OutboundMessage
@@ -21,6 +21,8 @@ def make_reply(
 ) -> tuple[Reply, Conversation]:
     async def send(message: OutboundMessage) -> None:
         sent.append(message)
+        if isinstance(message, OutboundMark):  # as if played at once
+            asyncio.get_running_loop().call_soon(playout.on_echo, message.mark.name, 0.0)
 
     conversation = Conversation(settings.llm.system_prompt, settings.llm.max_history_messages)
     stages = ReplyStages(
@@ -30,12 +32,12 @@ def make_reply(
         apology_frames=engines.phrases.get(settings.call.apology),
         first_clause_min_words=settings.tts.first_clause_min_words,
     )
+    playout = Playout(send, "MZ1", lead_ms=60_000)
     reply = Reply(
-        audio=audio,
-        sample_rate_hz=8000,
+        source=CallerAudio(audio, 8000),
         stages=stages,
         conversation=conversation,
-        playout=Playout(send, "MZ1", lead_ms=60_000),
+        playout=playout,
         record=TurnRecord(call_sid="CA1", turn=0, speculative=False),
         on_transcript=lambda _reply, _transcript: None,
     )

@@ -70,8 +70,10 @@ async def test_cancelled_stream_releases_the_model(engines: Engines) -> None:
     first = await anext(stream)  # type: ignore[call-overload]
     assert first
     await stream.aclose()  # type: ignore[attr-defined]
+    # The lock was released: a new generation runs to the end (sampled, so not checked for
+    # its content).
     reply = await asyncio.wait_for(collect(engines.chat.stream(PROMPT)), timeout=30)
-    assert "paris" in reply.lower()
+    assert reply.strip()
 
 
 async def test_tts_makes_20ms_mulaw_frames_of_plausible_length(engines: Engines) -> None:

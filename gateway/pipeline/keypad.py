@@ -1,0 +1,35 @@
+"""Keypad digits (Twilio ``dtmf`` events) gathered into entries the model can read."""
+
+from __future__ import annotations
+
+from enum import Enum, auto
+
+
+class KeyAction(Enum):
+    WAIT = auto()
+    """More digits may follow: submit after the gather time."""
+    SUBMIT = auto()
+    """The entry is complete."""
+    HANG_UP = auto()
+
+
+class KeypadEntry:
+    def __init__(self, submit_digit: str, hangup_digit: str) -> None:
+        self._submit = submit_digit
+        self._hangup = hangup_digit
+        self._digits: list[str] = []
+
+    def press(self, digit: str) -> KeyAction:
+        if self._hangup and digit == self._hangup:
+            return KeyAction.HANG_UP
+        if self._submit and digit == self._submit:
+            return KeyAction.SUBMIT
+        self._digits.append(digit)
+        return KeyAction.WAIT
+
+    def take(self) -> str:
+        """The entry as words for the model; empty when no digit was pressed."""
+        digits, self._digits = self._digits, []
+        if not digits:
+            return ""
+        return f"The caller pressed {' '.join(digits)} on the keypad."

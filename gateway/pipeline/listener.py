@@ -1,0 +1,120 @@
+"""The caller's side of the line: every inbound frame through the VAD, into turn events.
+
+Frames are decoded and scored on the event loop (about 0.1 ms a 32 ms window). The endpointer
+turns the scores into turn-taking events, the stricter barge-in detector into ``BargeIn``; the
+listener keeps the utterance's audio (with pre-roll) and when the caller's speech last ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.audio import mulaw
+from gateway.pipeline.utterance import UtteranceBuffer
+from gateway.settings import Settings
+from gateway.stt.words import has_words
+from gateway.vad.barge_in import BargeInConfig, BargeInDetector
+from gateway.vad.completeness import looks_complete
+from gateway.vad.endpointer import (
+    EndpointConfig,
+    Endpointer,
+    Event,
+    SpeechPaused,
+    SpeechStarted,
+)
+from gateway.vad.silero import SileroStream
+
+
+@dataclass(frozen=True, slots=True)
+class BargeIn:
+    """Confident caller speech, long enough to stop the agent if it is talking."""
+
+    start_ms: int
+
+
+Heard = Event | BargeIn
+
+
+def endpoint_config(settings: Settings) -> EndpointConfig:
+    return EndpointConfig(
+        speech_threshold=settings.vad.speech_threshold,
+        silence_threshold=settings.vad.silence_threshold,
+        min_speech_ms=settings.vad.min_speech_ms,
+        end_silence_ms=settings.turn.end_silence_ms,
+        incomplete_end_silence_ms=settings.turn.incomplete_end_silence_ms,
+        speculate=settings.turn.speculate,
+        speculate_after_silence_ms=settings.turn.speculate_after_silence_ms,
+        max_utterance_ms=settings.turn.max_utterance_ms,
+    )
+
+
+def barge_in_config(settings: Settings) -> BargeInConfig:
+    return BargeInConfig(
+        speech_threshold=settings.barge_in.speech_threshold,
+        silence_threshold=settings.vad.silence_threshold,
+        min_speech_ms=settings.barge_in.min_speech_ms,
+    )
+
+
+class Listener:
+    def __init__(self, vad: SileroStream, settings: Settings) -> None:
+        self._vad = vad
+        self._speech_threshold = settings.vad.speech_threshold
+        self._endpointer = Endpointer(endpoint_config(settings), vad.window_ms)
+        self._barge_in = BargeInDetector(barge_in_config(settings), vad.window_ms)
+        self._utterance = UtteranceBuffer(
+            settings.vad.speech_pad_ms + settings.vad.min_speech_ms + 2 * vad.window_ms
+        )
+        self._windows = 0
+        self._last_voiced_at = 0.0
+        self._speech_end_at: float | None = None
+
+    @property
+    def stream_ms(self) -> int:
+        return self._windows * self._vad.window_ms
+
+    @property
+    def speech_end_at(self) -> float:
+        """When the frame with the caller's last voiced audio arrived (clock time)."""
+        return self._speech_end_at or self._last_voiced_at
+
+    def hear(self, payload: bytes, now: float) -> list[Heard]:
+        samples = mulaw.decode(payload).astype(np.float32) / 32768.0
+        self._utterance.append(samples)
+        heard: list[Heard] = []
+        for probability in self._vad.process(samples):
+            self._windows += 1
+            if probability >= self._speech_threshold:
+                self._last_voiced_at = now
+            start = self._barge_in.on_window(probability, self.stream_ms)
+            if start is not None:
+                heard.append(BargeIn(start))
+            for event in self._endpointer.on_window(probability, self.stream_ms):
+                self._note(event)
+                heard.append(event)
+        return heard
+
+    def on_transcript(self, text: str) -> list[Event]:
+        """A draft's transcript: a finished thought (or no words at all) may end the turn."""
+        complete = looks_complete(text) or not has_words(text)
+        events = self._endpointer.on_transcript(complete, self.stream_ms)
+        for event in events:
+            self._note(event)
+        return events
+
+    def _note(self, event: Event) -> None:
+        match event:
+            case SpeechStarted():
+                self._speech_end_at = None  # a turn cut by max length has no pause of its own
+                self._utterance.begin()
+            case SpeechPaused():
+                self._speech_end_at = self._last_voiced_at
+
+    def utterance_so_far(self) -> npt.NDArray[np.float32]:
+        return self._utterance.snapshot()
+
+    def finish_utterance(self) -> npt.NDArray[np.float32]:
+        return self._utterance.finish()

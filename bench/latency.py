@@ -40,8 +40,12 @@ MODES: dict[str, dict[str, str]] = {
     # The gateway with one latency measure turned off, to see what each pays:
     "no-lookahead": {"VOICEGW_LLM__LOOKAHEAD_TOKENS": "0"},
     "no-speculation": {"VOICEGW_TURN__SPECULATE": "false"},
-    "draft-at-100ms": {"VOICEGW_TURN__SPECULATE_AFTER_SILENCE_MS": "100"},
+    "draft-at-200ms": {"VOICEGW_TURN__SPECULATE_AFTER_SILENCE_MS": "200"},
+    "no-fillers": {"VOICEGW_CALL__FILLER_AFTER_MS": "0"},
+    # Candidate settings, to measure before shipping:
+    "incomplete-800ms": {"VOICEGW_TURN__INCOMPLETE_END_SILENCE_MS": "800"},
     "seed": {
+        "VOICEGW_CALL__FILLER_AFTER_MS": "0",
         "VOICEGW_TURN__SPECULATE": "false",
         "VOICEGW_TURN__END_SILENCE_MS": "1000",
         "VOICEGW_TURN__INCOMPLETE_END_SILENCE_MS": "1000",
@@ -57,7 +61,10 @@ REMOTE_MODES: dict[str, tuple[str, ...]] = {
     "remote-llm": ("llm",),
     "remote-tts": ("tts",),
 }
-STAGES = ("endpoint", "transcript", "first_token", "first_sentence", "first_audio", "first_media")
+STAGES = (
+    "endpoint", "transcript", "first_token", "first_sentence", "first_audio", "first_media",
+    "first_answer_media",
+)  # fmt: skip
 
 
 @dataclass

@@ -29,6 +29,7 @@ STAGES = (
     "first_sentence",
     "first_audio",
     "first_media",
+    "first_answer_media",
 )
 _LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -44,6 +45,11 @@ class TurnRecord(msgspec.Struct, kw_only=True):
     first_sentence: float | None = None
     first_audio: float | None = None
     first_media: float | None = None
+    """The first reply frame sent: a filler's, when the answer was not ready in time."""
+    first_answer_media: float | None = None
+    """The first frame of the answer itself."""
+    filler: str = ""
+    """The filler said before the answer, if one was."""
     drafts_discarded: int = 0
     endpoint_reason: str = ""
     user_text: str = ""
@@ -93,6 +99,8 @@ class TurnRecord(msgspec.Struct, kw_only=True):
         tail = f" drafts_discarded={self.drafts_discarded}" if self.drafts_discarded else ""
         if self.endpoint_reason:
             tail += f" endpoint_by={self.endpoint_reason}"
+        if self.filler:
+            tail += f" filler={self.filler!r}"
         if self.interrupted_at is not None:
             tail += (
                 f" interrupted_after={self.interrupted_after_ms}ms"

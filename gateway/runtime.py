@@ -53,7 +53,8 @@ class Gateway:
             engines = self._handed_in
             if engines is None:
                 engines = await asyncio.to_thread(load_engines_sync, self.settings)
-            await engines.phrases.prepare(self.settings.call.greeting, self.settings.call.apology)
+            call = self.settings.call
+            await engines.phrases.prepare(call.greeting, call.apology, *call.fillers)
         except Exception as error:
             self.load_error = f"{type(error).__name__}: {error}"
             log.exception("loading models failed")

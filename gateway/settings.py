@@ -202,6 +202,12 @@ class CallSettings(_Section):
     """Spoken when a stage fails during a reply."""
     playout_lead_ms: Annotated[int, Meta(ge=20, le=60_000)] = 400
     """How far ahead of real time reply audio is sent to Twilio. Small keeps barge-in crisp."""
+    fillers: list[str] = msgspec.field(default_factory=lambda: ["Okay.", "Sure.", "Right."])
+    """Short acknowledgements, synthesized once at start-up, said when an answer is not ready
+    in time (taken in turn). Empty: never."""
+    filler_after_ms: PositiveMs = 100
+    """A turn is over but its answer has no audio yet this long after: say a filler first, so
+    the caller is not left in silence. 0 disables fillers."""
 
 
 class MetricsSettings(_Section):

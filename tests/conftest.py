@@ -30,7 +30,9 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 async def engines(settings: Settings) -> Engines:
     loaded = await asyncio.to_thread(load_engines_sync, settings)
-    await loaded.phrases.prepare(settings.call.greeting, settings.call.apology)
+    await loaded.phrases.prepare(
+        settings.call.greeting, settings.call.apology, *settings.call.fillers
+    )
     return loaded
 
 

@@ -62,6 +62,12 @@ class CallSession:
             apology_frames=engines.phrases.get(settings.call.apology),
             first_clause_min_words=settings.tts.first_clause_min_words,
             cut_marker=settings.barge_in.cut_marker,
+            fillers=tuple(
+                (text, frames)
+                for text in settings.call.fillers
+                if (frames := engines.phrases.get(text))
+            ),
+            filler_after_ms=settings.call.filler_after_ms,
         )
         self._playout = Playout(send, stream_sid, settings.call.playout_lead_ms, clock)
         self.conversation = Conversation(

@@ -67,6 +67,9 @@ class ReplyStages:
     first_clause_min_words: int
     cut_marker: str = ""
     """Appended to the heard part of a reply the caller cut off, in the history."""
+    fillers: tuple[tuple[str, list[bytes]], ...] = ()
+    """Rendered acknowledgements, said when the answer is late (see ``filler_after_ms``)."""
+    filler_after_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,8 @@ class Reply:
         self._user_text_added = False
         self._dropped = False
         self.transcribed = False
+        self._input_known = asyncio.Event()
+        """Set once the caller's words are known, or production ended without them."""
         self.first_audio_ready = asyncio.Event()
         """Set when the first reply frame is ready to send (committed or not)."""
         self.task: asyncio.Task[object] | None = None
@@ -177,6 +182,7 @@ class Reply:
             for frame in self._stages.apology_frames:
                 queue.put_nowait(frame)
         finally:
+            self._input_known.set()
             queue.put_nowait(_END)
 
     async def _produce_speech(self, queue: asyncio.Queue[QueueItem]) -> None:
@@ -202,6 +208,7 @@ class Reply:
         self.record.transcript = self._clock()
         self.record.user_text = text
         self.transcribed = True
+        self._input_known.set()
 
     async def _generate(self, user_text: str, queue: asyncio.Queue[QueueItem]) -> None:
         prompt = self._conversation.prompt_for(user_text)
@@ -253,6 +260,8 @@ class Reply:
 
     async def _deliver(self, queue: asyncio.Queue[QueueItem]) -> None:
         await self._committed.wait()
+        if not isinstance(self._source, Prepared):
+            await self._filler_if_late()
         item = await queue.get()  # the transcript exists once anything has been produced
         self._add_user_text()
         current: SentSentence | None = None
@@ -261,6 +270,8 @@ class Reply:
                 sent_at = await self._playout.frame(item)
                 if self.record.first_media is None:
                     self.record.first_media = sent_at
+                if self.record.first_answer_media is None:
+                    self.record.first_answer_media = sent_at
                 if current is not None:
                     current.frames_sent += 1
                     if current.first_sent_at is None:
@@ -281,6 +292,27 @@ class Reply:
             # Stay until the caller has heard it all: an interruption before then is a cut.
             await self._playout.wait_echo(end, self._playout.seconds_to_played() + ECHO_SLACK_S)
             self._playout.take_echo(end)
+
+    async def _filler_if_late(self) -> None:
+        """The answer has no audio yet: acknowledge the caller rather than leave a silence."""
+        stages = self._stages
+        if not (stages.fillers and stages.filler_after_ms) or self.first_audio_ready.is_set():
+            return
+        try:
+            async with asyncio.timeout(stages.filler_after_ms / 1000):
+                await self.first_audio_ready.wait()
+            return
+        except TimeoutError:
+            pass
+        await self._input_known.wait()  # transcription always comes before any audio
+        if self.first_audio_ready.is_set() or not (self.transcribed and self.has_words):
+            return  # ready after all, or nothing to acknowledge
+        text, frames = stages.fillers[self.record.turn % len(stages.fillers)]
+        self.record.filler = text
+        for frame in frames:
+            sent_at = await self._playout.frame(frame)
+            if self.record.first_media is None:
+                self.record.first_media = sent_at
 
     # -- memory ------------------------------------------------------------------------------
 

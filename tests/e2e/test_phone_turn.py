@@ -64,7 +64,8 @@ async def test_caller_hears_greeting_then_a_spoken_reply(
     offsets = record["offsets_ms"]
     for stage in STAGES:
         assert offsets[stage] is not None, stage
-    assert offsets["first_media"] >= offsets["first_audio"] >= offsets["first_sentence"]
+    assert offsets["first_answer_media"] >= offsets["first_audio"] >= offsets["first_sentence"]
+    assert offsets["first_answer_media"] >= offsets["first_media"]
 
 
 async def test_mid_sentence_pause_gets_no_reply_and_one_whole_turn(
@@ -88,3 +89,28 @@ async def test_mid_sentence_pause_gets_no_reply_and_one_whole_turn(
     assert len(records) == 1, [r["user_text"] for r in records]
     said = set(words(records[0]["user_text"]))
     assert {"pizza", "water"} <= said, records[0]["user_text"]
+
+
+async def test_a_late_answer_is_preceded_by_a_filler(
+    engines: Engines, settings: Settings, gateway_server: Any
+) -> None:
+    turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
+    configured = with_changes(
+        settings,
+        turn={"speculate": False},  # the answer starts only once the turn is over: always late
+        call={"filler_after_ms": 20},
+        metrics={"turn_log_path": str(turn_log)},
+    )
+    clip = await make_clip(engines.synthesizer, UTTERANCE)
+    async with (
+        gateway_server(configured) as server,
+        SimulatedCaller(server.media_url) as caller,
+    ):
+        await caller.wait_for_mark("greeting-end", timeout_s=15)
+        result = await caller.say(clip.frames, reply_timeout_s=30)
+    (record,) = [msgspec.json.decode(line) for line in turn_log.read_text().splitlines()]
+    assert record["filler"] in settings.call.fillers
+    offsets = record["offsets_ms"]
+    assert offsets["first_media"] < offsets["first_answer_media"]
+    heard = words(await transcribe_mulaw(engines, result.audio))
+    assert heard[0] in {"okay", "ok", "sure", "right"}, heard

@@ -133,7 +133,7 @@ async def run_mode(mode: str, clips: list[CallerClip], env: dict[str, str]) -> M
                 await caller.send_frame(SILENT_FRAME)
             for index, clip in enumerate(clips):
                 try:
-                    turn = await caller.say(clip.frames, reply_timeout_s=30)
+                    turn = await caller.say(clip.frames, reply_timeout_s=60)
                 except TimeoutError:
                     result.missing += 1
                     console.print(f"[yellow]{mode}: no reply to {clip.text!r}[/yellow]")
@@ -141,8 +141,10 @@ async def run_mode(mode: str, clips: list[CallerClip], env: dict[str, str]) -> M
                 result.premature += bool(turn.premature)
                 if turn.voice_to_voice_ms is not None:
                     result.v2v_ms.append(turn.voice_to_voice_ms)
+                v2v = turn.voice_to_voice_ms
                 console.print(
-                    f"{mode} {index + 1:2}/{len(clips)} v2v={turn.voice_to_voice_ms:6.0f} ms"
+                    f"{mode} {index + 1:2}/{len(clips)} v2v="
+                    f"{'no audio' if v2v is None else f'{v2v:6.0f} ms'}"
                     f"{'  PREMATURE' if turn.premature else ''}  {clip.text}"
                 )
     finally:

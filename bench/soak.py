@@ -81,7 +81,8 @@ async def main() -> None:
     parser.add_argument("--sequential", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--concurrent", type=int, default=4)
-    parser.add_argument("--checkpoint-every", type=int, default=25)
+    parser.add_argument("--checkpoint-every", type=int, default=25, help="sequential calls")
+    parser.add_argument("--checkpoint-rounds", type=int, default=5, help="concurrent rounds")
     args = parser.parse_args()
     plan = SoakPlan(args.sequential, args.rounds, args.concurrent)
     settings = load_settings(ROOT / "config.toml")
@@ -98,7 +99,7 @@ async def main() -> None:
             clip.frames,
             plan,
             lambda _calls: poll_until_idle(host),
-            checkpoint_every=args.checkpoint_every,
+            checkpoint_every=(args.checkpoint_every, args.checkpoint_rounds),
             on_checkpoint=lambda name, f: console.print(f"{name}: {f}"),
         )
     finally:

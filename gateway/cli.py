@@ -94,8 +94,17 @@ def serve(
         f"voicegw listening on http://{server.host}:{server.port} "
         f"(Twilio webhook POST /twilio/voice, media socket /twilio/media)"
     )
-    uvicorn_config = uvicorn.Config(application, log_level="warning", ws="websockets-sansio")
+    uvicorn_config = uvicorn.Config(
+        application,
+        log_level="warning",
+        ws="websockets-sansio",
+        # A client that never reads would otherwise hold shutdown open forever.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
     uvicorn.Server(uvicorn_config).run(sockets=[listener])
+
+
+SHUTDOWN_GRACE_S = 5
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gateway.engines import Engines, load_engines_sync
 from gateway.llm.base import ChatMessage
+from gateway.memory import release_freed_memory
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
 
@@ -46,6 +47,7 @@ class Gateway:
     def call_ended(self, event: CallEnded) -> None:
         for listener in self.call_ended_listeners:
             listener(event)
+        release_freed_memory()
 
     async def load(self) -> None:
         """Load the engines (unless handed in) and pre-render greeting and apology."""

@@ -202,6 +202,9 @@ class CallSettings(_Section):
     """Spoken when a stage fails during a reply."""
     playout_lead_ms: Annotated[int, Meta(ge=20, le=60_000)] = 400
     """How far ahead of real time reply audio is sent to Twilio. Small keeps barge-in crisp."""
+    stage_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = 15_000
+    """Longest wait for any one result of a stage (a transcript, the next token, the next audio
+    chunk); past it the reply fails and the caller hears the apology, instead of silence."""
     fillers: list[str] = msgspec.field(default_factory=lambda: ["Okay.", "Sure.", "Right."])
     """Short acknowledgements, synthesized once at start-up, said when an answer is not ready
     in time (taken in turn). Empty: never."""

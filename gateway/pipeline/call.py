@@ -68,6 +68,7 @@ class CallSession:
                 if (frames := engines.phrases.get(text))
             ),
             filler_after_ms=settings.call.filler_after_ms,
+            stage_timeout_s=settings.call.stage_timeout_ms / 1000,
         )
         self._playout = Playout(send, stream_sid, settings.call.playout_lead_ms, clock)
         self.conversation = Conversation(
@@ -165,7 +166,7 @@ class CallSession:
 
     def _discard_draft(self) -> None:
         if self._draft is not None:
-            self._draft.interrupt(self._clock())
+            self._draft.cancel()
             self._draft = None
             self._drafts_discarded += 1
             self._metrics.drafts_discarded.inc()
@@ -258,6 +259,7 @@ class CallSession:
             playout=self._playout,
             record=record,
             on_transcript=self._on_transcript,
+            caller_quiet_since=self._listener.quiet_since,
             clock=self._clock,
         )
 

@@ -70,6 +70,8 @@ class Listener:
         )
         self._windows = 0
         self._last_voiced_at = 0.0
+        self._last_sound_at = 0.0
+        self._silence_threshold = settings.vad.silence_threshold
         self._speech_end_at: float | None = None
 
     @property
@@ -81,6 +83,10 @@ class Listener:
         """When the frame with the caller's last voiced audio arrived (clock time)."""
         return self._speech_end_at or self._last_voiced_at
 
+    def quiet_since(self, at: float) -> bool:
+        """No window since ``at`` sounded even possibly like speech."""
+        return self._last_sound_at < at
+
     def hear(self, payload: bytes, now: float) -> list[Heard]:
         samples = mulaw.decode(payload).astype(np.float32) / 32768.0
         self._utterance.append(samples)
@@ -89,6 +95,8 @@ class Listener:
             self._windows += 1
             if probability >= self._speech_threshold:
                 self._last_voiced_at = now
+            if probability >= self._silence_threshold:
+                self._last_sound_at = now
             start = self._barge_in.on_window(probability, self.stream_ms)
             if start is not None:
                 heard.append(BargeIn(start))

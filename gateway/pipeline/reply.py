@@ -22,6 +22,7 @@ import numpy.typing as npt
 from gateway.llm.base import ChatModel
 from gateway.metrics import TurnRecord
 from gateway.pipeline.conversation import Conversation
+from gateway.pipeline.deadlines import each_within, within
 from gateway.pipeline.heard import SentSentence, heard_before
 from gateway.pipeline.playout import Playout
 from gateway.pipeline.speech import FrameEncoder
@@ -67,6 +68,8 @@ class ReplyStages:
     first_clause_min_words: int
     cut_marker: str = ""
     """Appended to the heard part of a reply the caller cut off, in the history."""
+    stage_timeout_s: float = 15.0
+    """Longest wait for any one result of a stage (a transcript, a token, an audio chunk)."""
     fillers: tuple[tuple[str, list[bytes]], ...] = ()
     """Rendered acknowledgements, said when the answer is late (see ``filler_after_ms``)."""
     filler_after_ms: int = 0
@@ -92,6 +95,7 @@ class Reply:
         playout: Playout,
         record: TurnRecord,
         on_transcript: Callable[[Reply, Transcript], None] = lambda _r, _t: None,
+        caller_quiet_since: Callable[[float], bool] = lambda _at: True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
@@ -100,6 +104,7 @@ class Reply:
         self._playout = playout
         self.record = record
         self._on_transcript = on_transcript
+        self._caller_quiet_since = caller_quiet_since
         self._clock = clock
         self._committed = asyncio.Event()
         self.label = ""
@@ -138,6 +143,11 @@ class Reply:
         self.record.endpoint_reason = reason
         self.label = label or f"turn{turn}"
         self._committed.set()
+
+    def cancel(self) -> None:
+        """Stop without a word said (a draft the caller talked on through)."""
+        if self.task is not None:
+            self.task.cancel()
 
     def interrupt(self, at: float) -> None:
         """The caller barged in at ``at``: stop, and keep only what was heard by then."""
@@ -195,7 +205,11 @@ class Reply:
                 user_text = text
                 self._heard_caller(text)
             case CallerAudio(samples=samples, sample_rate_hz=rate):
-                transcript = await self._stages.transcriber.transcribe(samples, rate)
+                transcript = await within(
+                    self._stages.transcriber.transcribe(samples, rate),
+                    self._stages.stage_timeout_s,
+                    "stt",
+                )
                 user_text = transcript.text
                 self._heard_caller(user_text)
                 self._on_transcript(self, transcript)
@@ -215,7 +229,8 @@ class Reply:
         splitter = SentenceSplitter(self._stages.first_clause_min_words)
         reply_parts: list[str] = []
         try:
-            async for token in self._stages.chat.stream(prompt):
+            tokens = self._stages.chat.stream(prompt)
+            async for token in each_within(tokens, self._stages.stage_timeout_s, "llm"):
                 if self.record.first_token is None:
                     self.record.first_token = self._clock()
                 reply_parts.append(token)
@@ -242,7 +257,8 @@ class Reply:
         self.rendered.append(sentence)
         queue.put_nowait(sentence)
         encoder: FrameEncoder | None = None
-        async for chunk in self._stages.synthesizer.synthesize(text):
+        chunks = self._stages.synthesizer.synthesize(text)
+        async for chunk in each_within(chunks, self._stages.stage_timeout_s, "tts"):
             if self.record.first_audio is None:
                 self.record.first_audio = self._clock()
             encoder = encoder or FrameEncoder(chunk.sample_rate_hz)
@@ -307,6 +323,8 @@ class Reply:
         await self._input_known.wait()  # transcription always comes before any audio
         if self.first_audio_ready.is_set() or not (self.transcribed and self.has_words):
             return  # ready after all, or nothing to acknowledge
+        if self.record.endpoint is not None and not self._caller_quiet_since(self.record.endpoint):
+            return  # the caller may be going on: a filler now would talk over them
         text, frames = stages.fillers[self.record.turn % len(stages.fillers)]
         self.record.filler = text
         for frame in frames:

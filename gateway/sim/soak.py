@@ -147,12 +147,12 @@ async def run_soak(
     plan: SoakPlan,
     settle: Settle,
     *,
-    checkpoint_every: int = 0,
+    checkpoint_every: tuple[int, int] = (0, 0),
     on_checkpoint: Callable[[str, Figures], None] = lambda _name, _figures: None,
 ) -> SoakReport:
     """Warm up (one call, one concurrent round: pools and caches reach their working size), take
-    the figures, run the plan, take them again. ``checkpoint_every`` > 0 also records them after
-    every so many sequential calls or rounds, to show a trend."""
+    the figures, run the plan, take them again. ``checkpoint_every`` (calls, rounds) also records
+    them after every so many sequential calls and concurrent rounds, to show a trend."""
     soak = Soak(host, frames, settle)
     await soak.sequential(plan, 1)
     await soak.rounds(plan, 1)
@@ -165,10 +165,11 @@ async def run_soak(
         report.checkpoints.append((name, report.after))
         on_checkpoint(name, report.after)
 
-    step = checkpoint_every or max(plan.sequential, plan.rounds, 1)
+    step = checkpoint_every[0] or max(plan.sequential, 1)
     for done in range(step, plan.sequential + step, step):
         await soak.sequential(plan, min(step, plan.sequential - done + step))
         await checkpoint(f"{min(done, plan.sequential)} sequential")
+    step = checkpoint_every[1] or max(plan.rounds, 1)
     for done in range(step, plan.rounds + step, step):
         await soak.rounds(plan, min(step, plan.rounds - done + step))
         await checkpoint(f"{min(done, plan.rounds)} rounds of {plan.concurrent}")

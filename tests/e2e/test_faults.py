@@ -1,7 +1,8 @@
-"""Faults during a call: the caller's line drops mid-reply; a stage raises."""
+"""Faults during a call: the caller's line drops mid-reply; a stage raises or hangs."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -85,7 +86,10 @@ async def test_a_failing_stage_gets_an_apology_and_the_call_goes_on(
     engines: Engines, settings: Settings
 ) -> None:
     apology = "Sorry, could you say that again?"
-    quiet = with_changes(settings, turn={"speculate": False}, call={"apology": apology})
+    # No fillers: a late answer's "Okay." would come before the apology.
+    quiet = with_changes(
+        settings, turn={"speculate": False}, call={"apology": apology, "fillers": []}
+    )
     stt, llm, tts = Flaky(engines.transcriber), Flaky(engines.chat), Flaky(engines.synthesizer)
     flaky = dataclasses.replace(engines, transcriber=stt, chat=llm, synthesizer=tts)
     clip = await make_clip(engines.synthesizer, "What time do you open tomorrow?")
@@ -106,3 +110,33 @@ async def test_a_failing_stage_gets_an_apology_and_the_call_goes_on(
     assert samples['voicegw_turns_total{outcome="failed"}'] == 3
     answered = ('voicegw_turns_total{outcome="replied"}', 'voicegw_turns_total{outcome="hung_up"}')
     assert sum(samples.get(name, 0) for name in answered) == 1  # hung up as it played, or after
+
+
+class StuckChat:
+    """A language model whose stream never yields: a hung thread, as far as the call can tell."""
+
+    description = "stuck llm"
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        await asyncio.Event().wait()
+        yield ""  # pragma: no cover - never reached
+
+
+async def test_a_stage_that_hangs_times_out_into_the_apology(
+    engines: Engines, settings: Settings
+) -> None:
+    apology = "Sorry, could you say that again?"
+    configured = with_changes(
+        settings,
+        turn={"speculate": False},
+        call={"apology": apology, "fillers": [], "stage_timeout_ms": 1000},
+    )
+    stuck = dataclasses.replace(engines, chat=StuckChat())
+    clip = await make_clip(engines.synthesizer, "What time do you open tomorrow?")
+    async with running_gateway(configured, stuck) as server:
+        async with SimulatedCaller(server.media_url) as caller:
+            await caller.wait_for_mark("greeting", timeout_s=30)
+            turn = await caller.say(clip.frames, reply_timeout_s=30)
+        samples = await scrape(server.host)
+    assert turn.audio == b"".join(engines.phrases.get(apology))
+    assert samples['voicegw_turns_total{outcome="failed"}'] == 1

@@ -43,11 +43,6 @@ class Playout:
         """Clock time at which everything sent so far will have been played."""
         self._pending: dict[str, asyncio.Event] = {}
         self._echoed_at: dict[str, float] = {}
-        self.cleared_at: float | None = None
-
-    def audible(self, now: float) -> bool:
-        """Whether audio already sent is still playing (by the pacing clock)."""
-        return self._played_until > now
 
     async def frame(self, payload: bytes) -> float:
         """Send one 20 ms frame when its turn comes; returns the clock time it was sent."""
@@ -97,5 +92,5 @@ class Playout:
 
     async def clear(self) -> None:
         """Drop what Twilio has buffered but not played."""
-        self._played_until = self.cleared_at = self._clock()
+        self._played_until = self._clock()
         await self._send(Clear(stream_sid=self._stream_sid))

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from gateway.audio import mulaw
 from gateway.engines import load_engines_sync
+from gateway.metrics import read_turn_log
 from gateway.settings import Settings, load_settings
 from gateway.sim.backends import BackendServer, free_port, server_for, stage_settings
 from gateway.sim.caller import SILENT_FRAME, SimulatedCaller
@@ -150,7 +151,7 @@ async def run_mode(mode: str, clips: list[CallerClip], env: dict[str, str]) -> M
     finally:
         process.terminate()
         await process.wait()
-    result.records = [json.loads(line) for line in turn_log.read_text().splitlines()]
+    result.records = read_turn_log(turn_log)
     return result
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
@@ -116,6 +116,11 @@ class TurnRecord(msgspec.Struct, kw_only=True):
         payload["voice_to_voice_ms"] = self.voice_to_voice_ms
         payload["interrupted_after_ms"] = self.interrupted_after_ms
         return msgspec.json.encode(payload)
+
+
+def read_turn_log(path: Path) -> list[dict[str, Any]]:
+    """The records a ``metrics.turn_log_path`` file holds, oldest first (for tests and benches)."""
+    return [msgspec.json.decode(line) for line in path.read_text().splitlines()]
 
 
 class GatewayMetrics:

@@ -7,11 +7,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from gateway.audio import mulaw
 from gateway.engines import Engines
+from gateway.metrics import read_turn_log
 from gateway.runtime import CallEnded
 from gateway.settings import Settings
 from gateway.sim.caller import SimulatedCaller
@@ -30,10 +30,6 @@ def storyteller(settings: Settings, turn_log: Path) -> Settings:
         llm={"system_prompt": STORYTELLER, "max_reply_tokens": 300},
         metrics={"turn_log_path": str(turn_log)},
     )
-
-
-def turn_records(turn_log: Path) -> list[dict[str, Any]]:
-    return [msgspec.json.decode(line) for line in turn_log.read_text().splitlines()]
 
 
 async def test_caller_talks_over_a_long_reply(
@@ -69,7 +65,7 @@ async def test_caller_talks_over_a_long_reply(
     assert not [e for e in after_clear if e[2].startswith("turn1")], after_clear[:5]
     assert second.reply, "the new utterance is answered"
 
-    records = turn_records(turn_log)
+    records = read_turn_log(turn_log)
     first, answer = records[0], records[-1]
     assert first["outcome"] == "interrupted"
     assert first["interrupted_after_ms"] is not None and first["interrupted_after_ms"] > 0
@@ -115,7 +111,7 @@ async def test_short_noises_do_not_interrupt(
             await caller.send_frame(frame)
         await caller.wait_for_mark("turn1-end", timeout_s=60)
     assert caller.clears.empty(), "a short noise cut the agent off"
-    records = turn_records(turn_log)
+    records = read_turn_log(turn_log)
     assert records[0]["outcome"] == "replied", records[0]
     assert records[0]["interrupted_at"] is None
     assert all(r["outcome"] in ("no_speech", "backchannel") for r in records[1:]), records
@@ -135,7 +131,7 @@ async def test_keypad_digits_reach_the_conversation(
             await caller.press(digit)
         await caller.wait_for_mark("turn1-end", timeout_s=30)
         heard = caller.drain_media()
-    (record,) = turn_records(turn_log)
+    (record,) = read_turn_log(turn_log)
     assert record["user_text"] == "The caller pressed 4 2 on the keypad."
     assert record["outcome"] == "replied" and record["endpoint_reason"] == "keypad"
     assert heard, "the keypad entry was answered aloud"

@@ -7,12 +7,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from gateway.audio import mulaw
 from gateway.engines import Engines
-from gateway.metrics import STAGES
+from gateway.metrics import STAGES, read_turn_log
 from gateway.settings import Settings
 from gateway.sim.caller import SimulatedCaller
 from gateway.sim.clips import make_clip
@@ -56,7 +55,7 @@ async def test_caller_hears_greeting_then_a_spoken_reply(
     assert len(words(heard)) >= 3, f"reply should be real speech, got {heard!r}"
     assert any(m.startswith("turn1-s") for m in result.marks), result.marks
 
-    records = [msgspec.json.decode(line) for line in turn_log.read_text().splitlines()]
+    records = read_turn_log(turn_log)
     assert len(records) == 1
     record = records[0]
     assert record["outcome"] == "replied"
@@ -85,7 +84,7 @@ async def test_mid_sentence_pause_gets_no_reply_and_one_whole_turn(
         await caller.wait_for_mark("greeting", timeout_s=15)
         result = await caller.say(clip.frames, reply_timeout_s=30)
     assert not result.premature, "a reply started while the caller was only pausing"
-    records = [msgspec.json.decode(line) for line in turn_log.read_text().splitlines()]
+    records = read_turn_log(turn_log)
     assert len(records) == 1, [r["user_text"] for r in records]
     said = set(words(records[0]["user_text"]))
     assert {"pizza", "water"} <= said, records[0]["user_text"]
@@ -108,7 +107,7 @@ async def test_a_late_answer_is_preceded_by_a_filler(
     ):
         await caller.wait_for_mark("greeting-end", timeout_s=15)
         result = await caller.say(clip.frames, reply_timeout_s=30)
-    (record,) = [msgspec.json.decode(line) for line in turn_log.read_text().splitlines()]
+    (record,) = read_turn_log(turn_log)
     assert record["filler"] in settings.call.fillers
     offsets = record["offsets_ms"]
     assert offsets["first_media"] < offsets["first_answer_media"]

@@ -13,11 +13,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 from gateway.engines import Engines, load_engines_sync
-from gateway.metrics import STAGES
+from gateway.metrics import STAGES, read_turn_log
 from gateway.settings import Settings
 from gateway.sim.backends import BackendServer
 from gateway.sim.caller import SimulatedCaller, TurnResult
@@ -39,10 +38,6 @@ def logged(settings: Settings, **stages: dict[str, Any]) -> tuple[Settings, Path
 @pytest.fixture
 async def clip(engines: Engines) -> CallerClip:
     return await make_clip(engines.synthesizer, UTTERANCE)
-
-
-def turns(turn_log: Path) -> list[dict[str, Any]]:
-    return [msgspec.json.decode(line) for line in turn_log.read_text().splitlines()]
 
 
 @asynccontextmanager
@@ -93,7 +88,7 @@ async def test_call_with_every_stage_remote(
     assert "help" in words(await transcribe_mulaw(engines, greeting))
     assert "fallback voice" not in caplog.text, "the greeting was the speech server's"
     await assert_spoken_reply(engines, result)
-    [record] = turns(turn_log)
+    [record] = read_turn_log(turn_log)
     assert record["outcome"] == "replied", record["error"]
     assert "library" in record["user_text"].lower()
     assert all(record["offsets_ms"][stage] is not None for stage in STAGES)
@@ -108,7 +103,7 @@ async def test_call_with_local_stt_and_tts_around_a_remote_llm(
     assert mixed.chat.description.endswith(f" via {llm_server.base_url}")
     assert " via " not in mixed.transcriber.description + mixed.synthesizer.description
     await assert_spoken_reply(engines, result)
-    [record] = turns(turn_log)
+    [record] = read_turn_log(turn_log)
     assert record["outcome"] == "replied", record["error"]
     assert "library" in record["user_text"].lower()
 
@@ -130,7 +125,7 @@ async def test_llm_server_killed_mid_call_gets_an_apology_then_recovers(
     await assert_spoken_reply(engines, before)
     assert "sorry" in words(await transcribe_mulaw(engines, apology.audio))
     await assert_spoken_reply(engines, after)
-    records = turns(turn_log)
+    records = read_turn_log(turn_log)
     assert [r["outcome"] for r in records] == ["replied", "failed", "replied"]
     failed = records[1]
     assert failed["error"].startswith("BackendError: llm: "), failed["error"]

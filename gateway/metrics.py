@@ -50,6 +50,8 @@ class TurnRecord(msgspec.Struct, kw_only=True):
     """The first frame of the answer itself."""
     filler: str = ""
     """The filler said before the answer, if one was."""
+    held_ms: int = 0
+    """How long the ready answer waited for a caller who made a sound after their turn ended."""
     drafts_discarded: int = 0
     endpoint_reason: str = ""
     user_text: str = ""
@@ -101,6 +103,8 @@ class TurnRecord(msgspec.Struct, kw_only=True):
             tail += f" endpoint_by={self.endpoint_reason}"
         if self.filler:
             tail += f" filler={self.filler!r}"
+        if self.held_ms:
+            tail += f" held={self.held_ms}ms"
         if self.interrupted_at is not None:
             tail += (
                 f" interrupted_after={self.interrupted_after_ms}ms"

@@ -47,6 +47,18 @@ class TwilioSettings(_Section):
     """Environment variable holding the account's auth token. When it is set, the webhook and the
     media socket upgrade must carry a valid ``X-Twilio-Signature``; the token never goes in
     config.toml."""
+    silent_socket_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = 10_000
+    """Twilio sends a frame every 20 ms for as long as a call lasts: a media socket with no frame
+    at all for this long is a dead call, and is ended (its work cancelled)."""
+    send_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = 10_000
+    """A send to Twilio that waits this long means the other end stopped reading: the call is
+    ended. Playout keeps under a second in flight, which a live link drains at once."""
+    max_audio_ahead_ms: Annotated[int, Meta(ge=0, le=600_000)] = 5_000
+    """How far caller audio may run ahead of real time (a stalled link delivering its backlog);
+    audio beyond it is dropped and counted."""
+    flood_limit_ms: Annotated[int, Meta(ge=0, le=600_000)] = 10_000
+    """Dropped audio (less the real time since) past which the caller is flooding: the call is
+    closed (1008)."""
 
 
 class VadSettings(_Section):
@@ -58,6 +70,12 @@ class VadSettings(_Section):
     """Voiced audio needed before a turn is considered started (filters clicks)."""
     speech_pad_ms: PositiveMs = 300
     """Audio kept from before the detected speech start, so first syllables are not clipped."""
+    sound_above_floor_db: Annotated[float, Meta(ge=0.0, le=60.0)] = 12.0
+    """A 20 ms frame this far above the line's noise floor is the caller making a sound: seen a
+    frame after it starts, where Silero takes a window or two. A filler waits for a quiet line."""
+    sound_min_dbfs: Annotated[float, Meta(ge=-120.0, le=0.0)] = -50.0
+    """A frame quieter than this (RMS, dB below full scale) is never a sound, however quiet
+    the line."""
 
 
 class TurnSettings(_Section):
@@ -65,6 +83,12 @@ class TurnSettings(_Section):
     """Silence after which the caller's turn is over, when the transcript looks finished."""
     incomplete_end_silence_ms: PositiveMs = 1200
     """Silence required when the transcript ends mid-thought ("and", "to", a comma)."""
+    rejoin_on_resume: bool = True
+    """A caller who speaks again after their turn ended, before any of the answer was sent, had
+    only paused: the answer is dropped and both utterances are answered as one turn."""
+    quiet_before_answer_ms: PositiveMs = 200
+    """A sound from the caller after their turn ended holds the ready answer until the line has
+    been quiet this long (at most 0.5 s), so speech that goes on can rejoin the turn. 0: never."""
     speculate: bool = True
     """Transcribe and draft the reply during the silence wait; audio is released only when the
     turn is over, and the draft is cancelled if the caller goes on."""
@@ -208,9 +232,10 @@ class CallSettings(_Section):
     fillers: list[str] = msgspec.field(default_factory=lambda: ["Okay.", "Sure.", "Right."])
     """Short acknowledgements, synthesized once at start-up, said when an answer is not ready
     in time (taken in turn). Empty: never."""
-    filler_after_ms: PositiveMs = 100
+    filler_after_ms: PositiveMs = 20
     """A turn is over but its answer has no audio yet this long after: say a filler first, so
-    the caller is not left in silence. 0 disables fillers."""
+    the caller is not left in silence, unless the line has had any sound since the caller's
+    speech ended (they may be going on). 0 disables fillers."""
 
 
 class MetricsSettings(_Section):

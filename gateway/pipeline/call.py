@@ -1,7 +1,9 @@
 """One phone call: turn-taking, replies out, barge-in.
 
 The listener's events drive the replies: a pause starts a draft, speech cancels it, the end of
-the turn commits it (or, without speculation, starts a reply that is committed at once).
+the turn commits it (or, without speculation, starts a reply that is committed at once). Speech
+after the end of a turn, before any of its answer was sent, rejoins that turn: the answer goes
+and the two utterances are transcribed as one.
 
 One reply at a time holds the floor (the greeting, a turn's reply, a resumed one) until the
 caller has heard it all. Confident caller speech during that time is a barge-in: the reply is
@@ -28,7 +30,7 @@ from gateway.pipeline.playout import Playout, Send
 from gateway.pipeline.reply import CallerAudio, CallerText, Prepared, Reply, ReplyStages, Source
 from gateway.settings import Settings
 from gateway.stt.base import Transcript
-from gateway.vad.endpointer import DraftDue, SpeechResumed, TurnEnded
+from gateway.vad.endpointer import DraftDue, SpeechResumed, SpeechStarted, TurnEnded
 from gateway.vad.silero import SileroStream
 
 log = logging.getLogger("voicegw.call")
@@ -68,6 +70,7 @@ class CallSession:
                 if (frames := engines.phrases.get(text))
             ),
             filler_after_ms=settings.call.filler_after_ms,
+            quiet_before_answer_ms=settings.turn.quiet_before_answer_ms,
             stage_timeout_s=settings.call.stage_timeout_ms / 1000,
         )
         self._playout = Playout(send, stream_sid, settings.call.playout_lead_ms, clock)
@@ -154,6 +157,8 @@ class CallSession:
 
     def _handle(self, heard: Heard, now: float) -> None:
         match heard:
+            case SpeechStarted():
+                self._caller_went_on()
             case BargeIn():
                 self._on_barge_in(now)
             case DraftDue():
@@ -163,6 +168,24 @@ class CallSession:
                 self._discard_draft()
             case TurnEnded(reason=reason):
                 self._end_turn(now, reason)
+
+    def _caller_went_on(self) -> None:
+        """Speech again after a turn ended, before any of its answer was sent: the caller had
+        only paused. That reply goes (and a filler that was playing), and the new utterance
+        carries the old one's audio, so the turn is transcribed and answered whole."""
+        reply = self._speaking
+        if reply is None or reply.task_done or reply.answer_started:
+            return
+        audio = reply.caller_audio
+        if audio is None or not self._settings.turn.rejoin_on_resume:
+            return
+        log.info("call=%s caller went on before %s was heard: one longer turn", self.call_sid,
+                 reply.label)  # fmt: skip
+        if reply.record.first_media is not None:
+            self._spawn(self._playout.clear())
+        reply.supersede()
+        self._speaking = None
+        self._listener.carry_over(audio.samples)
 
     def _discard_draft(self) -> None:
         if self._draft is not None:
@@ -259,7 +282,7 @@ class CallSession:
             playout=self._playout,
             record=record,
             on_transcript=self._on_transcript,
-            caller_quiet_since=self._listener.quiet_since,
+            caller_last_sound=self._listener.last_sound_at,
             clock=self._clock,
         )
 
@@ -276,6 +299,8 @@ class CallSession:
         self._metrics.record_turn(reply.record)
 
     def _on_transcript(self, reply: Reply, transcript: Transcript) -> None:
+        if reply.dropped:
+            return
         if reply.committed:
             self._settle(reply)
             return

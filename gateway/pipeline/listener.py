@@ -25,6 +25,7 @@ from gateway.vad.endpointer import (
     SpeechPaused,
     SpeechStarted,
 )
+from gateway.vad.level import LevelGate, LevelGateConfig
 from gateway.vad.silero import SileroStream
 
 
@@ -72,6 +73,9 @@ class Listener:
         self._last_voiced_at = 0.0
         self._last_sound_at = 0.0
         self._silence_threshold = settings.vad.silence_threshold
+        self._level = LevelGate(
+            LevelGateConfig(settings.vad.sound_above_floor_db, settings.vad.sound_min_dbfs)
+        )
         self._speech_end_at: float | None = None
 
     @property
@@ -83,13 +87,20 @@ class Listener:
         """When the frame with the caller's last voiced audio arrived (clock time)."""
         return self._speech_end_at or self._last_voiced_at
 
-    def quiet_since(self, at: float) -> bool:
-        """No window since ``at`` sounded even possibly like speech."""
-        return self._last_sound_at < at
+    def last_sound_at(self) -> float:
+        """When the caller last made any sound: a frame above the line's noise floor, or a
+        window that was even possibly speech."""
+        return self._last_sound_at
+
+    def carry_over(self, earlier: npt.NDArray[np.float32]) -> None:
+        """The utterance in progress continues an earlier one: transcribe them as one."""
+        self._utterance.prepend(earlier)
 
     def hear(self, payload: bytes, now: float) -> list[Heard]:
         samples = mulaw.decode(payload).astype(np.float32) / 32768.0
         self._utterance.append(samples)
+        if self._level.loud(samples):
+            self._last_sound_at = now
         heard: list[Heard] = []
         for probability in self._vad.process(samples):
             self._windows += 1

@@ -34,6 +34,13 @@ from gateway.tts.sentences import SentenceSplitter
 log = logging.getLogger("voicegw.reply")
 ECHO_SLACK_S = 1.5
 """How long past the expected end of playback to wait for the last mark's echo."""
+MAX_HOLD_S = 0.5
+"""An answer held for a sounding caller goes out after this long whatever the line does. Speech
+that goes on is recognised (and supersedes the answer) within about 150 ms; a noisy line must
+not silence the agent, and barge-in still stops it if the caller is really talking."""
+SPEECH_TAIL_S = 0.064
+"""The fading end of the caller's last word, just after Silero's last voiced window: not a new
+sound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,9 @@ class ReplyStages:
     fillers: tuple[tuple[str, list[bytes]], ...] = ()
     """Rendered acknowledgements, said when the answer is late (see ``filler_after_ms``)."""
     filler_after_ms: int = 0
+    quiet_before_answer_ms: int = 0
+    """After a sound from the caller since their turn ended, the answer waits for this much quiet
+    (or for the caller's speech to make it part of a longer turn)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +105,7 @@ class Reply:
         playout: Playout,
         record: TurnRecord,
         on_transcript: Callable[[Reply, Transcript], None] = lambda _r, _t: None,
-        caller_quiet_since: Callable[[float], bool] = lambda _at: True,
+        caller_last_sound: Callable[[], float] = lambda: float("-inf"),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
@@ -104,7 +114,7 @@ class Reply:
         self._playout = playout
         self.record = record
         self._on_transcript = on_transcript
-        self._caller_quiet_since = caller_quiet_since
+        self._caller_last_sound = caller_last_sound
         self._clock = clock
         self._committed = asyncio.Event()
         self.label = ""
@@ -162,6 +172,27 @@ class Reply:
         self.record.outcome = "backchannel"
         if self.task is not None:
             self.task.cancel()
+
+    def supersede(self) -> None:
+        """The caller went on before hearing the answer: their words belong to a longer turn
+        that replaces this one. Stop, remember nothing."""
+        self._dropped = True
+        self.record.outcome = "superseded"
+        if self.task is not None:
+            self.task.cancel()
+
+    @property
+    def dropped(self) -> bool:
+        """A backchannel or a superseded turn: nothing of it is said or remembered."""
+        return self._dropped
+
+    @property
+    def caller_audio(self) -> CallerAudio | None:
+        return self._source if isinstance(self._source, CallerAudio) else None
+
+    @property
+    def answer_started(self) -> bool:
+        return self.record.first_answer_media is not None
 
     def unheard_sentences(self) -> list[tuple[str, list[bytes]]]:
         """The fully synthesized sentences from the one cut off onwards (to say them again)."""
@@ -279,10 +310,12 @@ class Reply:
         if not isinstance(self._source, Prepared):
             await self._filler_if_late()
         item = await queue.get()  # the transcript exists once anything has been produced
-        self._add_user_text()
         current: SentSentence | None = None
         while item is not _END:
             if isinstance(item, bytes):
+                if self.record.first_answer_media is None:
+                    await self._hold_while_caller_sounds()
+                    self._add_user_text()
                 sent_at = await self._playout.frame(item)
                 if self.record.first_media is None:
                     self.record.first_media = sent_at
@@ -323,7 +356,7 @@ class Reply:
         await self._input_known.wait()  # transcription always comes before any audio
         if self.first_audio_ready.is_set() or not (self.transcribed and self.has_words):
             return  # ready after all, or nothing to acknowledge
-        if self.record.endpoint is not None and not self._caller_quiet_since(self.record.endpoint):
+        if self._caller_last_sound() >= self._quiet_from():
             return  # the caller may be going on: a filler now would talk over them
         text, frames = stages.fillers[self.record.turn % len(stages.fillers)]
         self.record.filler = text
@@ -331,6 +364,28 @@ class Reply:
             sent_at = await self._playout.frame(frame)
             if self.record.first_media is None:
                 self.record.first_media = sent_at
+
+    async def _hold_while_caller_sounds(self) -> None:
+        """A sound from the caller after their turn ended may be them going on: hold the answer
+        until the line has been quiet a while. If it was speech, the call supersedes this reply
+        with the longer turn before then; a cough or a breath only delays the answer."""
+        if not (self._stages.quiet_before_answer_ms and isinstance(self._source, CallerAudio)):
+            return
+        quiet_s = self._stages.quiet_before_answer_ms / 1000
+        started = self._clock()
+        while (last := self._caller_last_sound()) >= self._quiet_from():
+            now = self._clock()
+            wait = min(last + quiet_s, started + MAX_HOLD_S) - now
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        self.record.held_ms = round((self._clock() - started) * 1000)
+
+    def _quiet_from(self) -> float:
+        """Any sound after this means the caller may not have finished."""
+        if self.record.speech_end is not None:
+            return self.record.speech_end + SPEECH_TAIL_S
+        return self.record.endpoint if self.record.endpoint is not None else self._clock()
 
     # -- memory ------------------------------------------------------------------------------
 

@@ -32,6 +32,10 @@ class UtteranceBuffer:
         self._pre_roll.clear()
         self.active = True
 
+    def prepend(self, earlier: npt.NDArray[np.float32]) -> None:
+        """Put audio from before this utterance's pre-roll in front of it."""
+        self._frames.insert(0, earlier)
+
     def snapshot(self) -> npt.NDArray[np.float32]:
         if not self._frames:
             return np.zeros(0, dtype=np.float32)

@@ -34,17 +34,9 @@ MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
 SERVICE_RESTART = 1012
 TRY_AGAIN_LATER = 1013
-SEND_TIMEOUT_S = 10.0
-"""A send that waits this long means the client stopped reading, and the call is ended. Playout
-keeps under a second of audio in flight, which a live link drains at once; without a limit such
-a call would hold its tasks until the client went away."""
+GOING_AWAY = 1001
 CLOSE_TIMEOUT_S = 2.0
 """How long ending a call waits to tell the client (one that does not read never hears)."""
-INBOUND_BURST_MS = 5000
-"""How far caller audio may run ahead of real time (a stalled link delivering its backlog);
-audio beyond it is dropped."""
-FLOOD_LIMIT_MS = 10_000
-"""Dropped audio (less the real time since) past which the caller is flooding: the call ends."""
 CLOSE_REASON_CHARS = 120
 """A close frame's reason is at most 123 bytes."""
 
@@ -113,7 +105,8 @@ class MediaStream:
         self._session: CallSession | None = None
         self._stream_sid = ""
         self._open = True
-        self._budget = AudioBudget(INBOUND_BURST_MS)
+        self._limits = gateway.settings.twilio
+        self._budget = AudioBudget(self._limits.max_audio_ahead_ms)
         self._rejects = RejectLog(log)
         self._reader: asyncio.Task[None] | None = None
         self._reason = ""
@@ -140,8 +133,16 @@ class MediaStream:
 
     async def _read(self) -> None:
         try:
+            silent_s = self._limits.silent_socket_timeout_ms / 1000
             while not self._reason:
-                event = await self._socket.receive()
+                try:
+                    async with asyncio.timeout(silent_s):
+                        event = await self._socket.receive()
+                except TimeoutError:
+                    self._drop(
+                        "silent_socket", f"no frame from Twilio for {silent_s:g} s", GOING_AWAY
+                    )
+                    return
                 if event["type"] == "websocket.disconnect":
                     self._disconnected(event.get("code"))
                 elif not self._dispatch(_frame(event)):
@@ -234,9 +235,12 @@ class MediaStream:
         return True
 
     def _flooded(self) -> None:
-        self._reject("flood", f"caller audio more than {INBOUND_BURST_MS} ms ahead of real time")
-        if self._budget.excess_ms > FLOOD_LIMIT_MS:
-            ahead_s = FLOOD_LIMIT_MS / 1000
+        limits = self._limits
+        self._reject(
+            "flood", f"caller audio more than {limits.max_audio_ahead_ms} ms ahead of real time"
+        )
+        if self._budget.excess_ms > limits.flood_limit_ms:
+            ahead_s = limits.flood_limit_ms / 1000
             reason = f"caller flooded: audio over {ahead_s:g} s beyond real time was dropped"
             self._drop("flood", reason, POLICY_VIOLATION)
 
@@ -263,11 +267,12 @@ class MediaStream:
     async def _send(self, message: OutboundMessage) -> None:
         if not self._open:
             return  # the call is ending: its tasks are about to be cancelled
+        timeout_s = self._limits.send_timeout_ms / 1000
         try:
-            async with asyncio.timeout(SEND_TIMEOUT_S):
+            async with asyncio.timeout(timeout_s):
                 await self._socket.send_text(encode_outbound(message))
         except TimeoutError:
-            reason = f"caller stopped reading (a send waited {SEND_TIMEOUT_S:g} s)"
+            reason = f"caller stopped reading (a send waited {timeout_s:g} s)"
             self._drop("not_reading", reason, POLICY_VIOLATION)
         except (OSError, WebSocketDisconnect):
             self._open = False  # the caller is gone: the reader sees the disconnect

@@ -22,7 +22,6 @@ import websockets
 from gateway.app import create_app
 from gateway.engines import Engines
 from gateway.pipeline.call import CallSession
-from gateway.routes import twilio as media_socket
 from gateway.runtime import Gateway
 from gateway.settings import Settings
 from gateway.sim.abuse import (
@@ -186,12 +185,13 @@ async def test_a_flood_is_dropped_not_queued_then_the_call_is_closed(
             sent, flood_s, close_code = await flooding
         summary = await ended.of("CAflood", timeout_s=1)
         samples = await scrape(server.host)
-    assert sent > 2 * media_socket.FLOOD_LIMIT_MS / 20, "the client really flooded"
+    limits = settings.twilio
+    assert sent > 2 * limits.flood_limit_ms / 20, "the client really flooded"
     assert sent < FLOOD_FRAMES, "the gateway closed the call before the flood was over"
-    assert fed_ms["CAflood"] <= media_socket.INBOUND_BURST_MS + flood_s * 1000 + 20, (
+    assert fed_ms["CAflood"] <= limits.max_audio_ahead_ms + flood_s * 1000 + 20, (
         "audio beyond real time plus the burst was dropped, not queued"
     )
-    assert problems(samples)["flood"] >= media_socket.FLOOD_LIMIT_MS / 20
+    assert problems(samples)["flood"] >= limits.flood_limit_ms / 20
     assert summary.reason.startswith("caller flooded"), summary.reason
     assert summary.tasks_left == 0
     assert close_code == 1008
@@ -247,12 +247,14 @@ async def gateway_with_small_send_buffer(
 async def test_a_client_that_never_reads_is_dropped_and_others_still_answer(
     engines: Engines,
     settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(media_socket, "SEND_TIMEOUT_S", 1.0)
     # The whole greeting goes out at once, and it is larger than all the buffers on the way.
-    chatty = with_changes(settings, call={"greeting": LONG_GREETING, "playout_lead_ms": 60_000})
+    chatty = with_changes(
+        settings,
+        call={"greeting": LONG_GREETING, "playout_lead_ms": 60_000},
+        twilio={"send_timeout_ms": 1000},
+    )
     clip = await make_clip(engines.synthesizer, QUESTION)
     async with gateway_with_small_send_buffer(chatty, engines, 8192) as (host, gateway):
         ended = EndedCalls(gateway)
@@ -271,3 +273,24 @@ async def test_a_client_that_never_reads_is_dropped_and_others_still_answer(
     assert counted['voicegw_calls_dropped_total{reason="not_reading"}'] == 1
     assert any("ending the call: caller stopped reading" in r.getMessage() for r in caplog.records)
     assert turn.startswith("turn"), "the call beside it still gets its reply"
+
+
+async def test_a_socket_that_goes_silent_is_a_dead_call_and_is_ended(
+    settings: Settings, gateway_server: Any
+) -> None:
+    """Twilio sends a frame every 20 ms while a call lasts; a socket silent for longer than
+    ``twilio.silent_socket_timeout_ms`` is a call that died without a close."""
+    quick = with_changes(settings, twilio={"silent_socket_timeout_ms": 500})
+    async with gateway_server(quick) as server:
+        ended = EndedCalls(server.gateway)
+        async with websockets.connect(server.media_url) as connection:
+            await connection.send(start_message("MZsilent", "CAsilent"))
+            await connection.recv()  # the greeting: the call has started; now say nothing
+            reading = asyncio.ensure_future(drain(connection))
+            summary = await ended.of("CAsilent", timeout_s=10)
+            await asyncio.wait_for(reading, timeout=10)
+        counted = await scrape(server.host)
+    assert summary.reason == "no frame from Twilio for 0.5 s"
+    assert summary.tasks_left == 0, "every task of the call was cancelled"
+    assert connection.close_code == 1001
+    assert counted['voicegw_calls_dropped_total{reason="silent_socket"}'] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tempfile
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 from gateway.audio import mulaw
 from gateway.engines import Engines
 from gateway.metrics import STAGES, read_turn_log
+from gateway.runtime import CallEnded
 from gateway.settings import Settings
 from gateway.sim.caller import SimulatedCaller
 from gateway.sim.clips import make_clip
@@ -113,3 +115,39 @@ async def test_a_late_answer_is_preceded_by_a_filler(
     assert offsets["first_media"] < offsets["first_answer_media"]
     heard = words(await transcribe_mulaw(engines, result.audio))
     assert heard[0] in {"okay", "ok", "sure", "right"}, heard
+
+
+async def test_a_caller_going_on_after_the_turn_ended_rejoins_it(
+    engines: Engines, settings: Settings, gateway_server: Any
+) -> None:
+    """The endpoint is so short that the pause ends the turn; the caller goes on before any of
+    the answer was sent: no answer to the first half, one whole turn answered and remembered."""
+    turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
+    configured = with_changes(
+        settings,
+        turn={"speculate": False, "end_silence_ms": 200},  # the answer starts at the endpoint
+        call={"fillers": []},
+        metrics={"turn_log_path": str(turn_log)},
+    )
+    clip = await make_clip(
+        engines.synthesizer,
+        "Can you check if my package has arrived at the post office?",
+        pause_after={"arrived": 400},
+    )
+    async with gateway_server(configured) as server:
+        ended: asyncio.Future[CallEnded] = asyncio.get_running_loop().create_future()
+        server.gateway.call_ended_listeners.append(ended.set_result)
+        async with SimulatedCaller(server.media_url) as caller:
+            await caller.wait_for_mark("greeting-end", timeout_s=15)
+            result = await caller.say(clip.frames, reply_timeout_s=30)
+        summary = await asyncio.wait_for(ended, timeout=10)
+
+    assert not result.premature, "the answer to the first half was sent"
+    records = read_turn_log(turn_log)
+    outcomes = [r["outcome"] for r in records]
+    assert "superseded" in outcomes and outcomes[-1] == "replied", outcomes
+    assert outcomes.count("replied") == 1, outcomes
+    whole = set(words(records[-1]["user_text"]))
+    assert {"arrived", "office"} <= whole, records[-1]["user_text"]
+    said = [m.content for m in summary.history if m.role == "user"]
+    assert len(said) == 1 and "office" in said[0].lower(), said

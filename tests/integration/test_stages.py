@@ -12,8 +12,11 @@ from gateway.audio.frames import FRAME_BYTES
 from gateway.engines import Engines
 from gateway.llm.base import ChatMessage
 from gateway.llm.local import LlamaChat
+from gateway.pipeline.listener import Listener
 from gateway.pipeline.speech import FrameEncoder
-from gateway.sim.clips import speech_8k
+from gateway.settings import Settings
+from gateway.sim.caller import SILENT_FRAME
+from gateway.sim.clips import make_clip, speech_8k
 from gateway.stt.local import WhisperTranscriber
 from gateway.vad.silero import SileroStream
 
@@ -96,3 +99,19 @@ async def test_vad_hears_speech_not_silence(engines: Engines) -> None:
     speech_probabilities = vad.process(speech)
     assert max(silence_probabilities) < 0.1
     assert max(speech_probabilities) > 0.9
+
+
+async def test_listener_hears_a_caller_going_on_within_one_frame(
+    engines: Engines, settings: Settings
+) -> None:
+    listener = Listener(SileroStream(engines.vad_session, 8000), settings)
+    first = await make_clip(engines.synthesizer, "Can you check if my package has arrived")
+    then = await make_clip(engines.synthesizer, "at the post office?")
+    now = 0.0
+    for frame in [*first.frames, *[SILENT_FRAME] * 30]:  # the words, then a 600 ms pause
+        listener.hear(frame, now)
+        now += 0.02
+    assert listener.last_sound_at() < now - 0.5, "the pause is quiet"
+    paused_until = now
+    listener.hear(then.frames[0], now)  # the first 20 ms of the caller going on
+    assert listener.last_sound_at() >= paused_until

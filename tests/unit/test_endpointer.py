@@ -131,6 +131,9 @@ def test_max_utterance_ends_a_monologue() -> None:
         ("Well...", False),
         ("", False),
         ("and then the", False),
+        ("Who is it for?", True),
+        ("Could you help me find the dentist because?", False),
+        ("Is it the?", False),
     ],
 )
 def test_looks_complete(text: str, complete: bool) -> None:

@@ -23,11 +23,13 @@ from typing import Any
 from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.engines import Engines
 from gateway.metrics import GatewayMetrics, TurnRecord
+from gateway.pipeline.caller_line import CallerLine
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.keypad import KeyAction, KeypadEntry
 from gateway.pipeline.listener import BargeIn, Heard, Listener
 from gateway.pipeline.playout import Playout, Send
-from gateway.pipeline.reply import CallerAudio, CallerText, Prepared, Reply, ReplyStages, Source
+from gateway.pipeline.reply import Reply, ReplyStages
+from gateway.pipeline.sources import CallerAudio, CallerText, Prepared, Source
 from gateway.settings import Settings
 from gateway.stt.base import Transcript
 from gateway.vad.endpointer import DraftDue, SpeechResumed, SpeechStarted, TurnEnded
@@ -78,6 +80,7 @@ class CallSession:
             settings.llm.system_prompt, settings.llm.max_history_messages
         )
         self._listener = Listener(SileroStream(engines.vad_session, SAMPLE_RATE_HZ), settings)
+        self._caller_line = CallerLine(self._listener.last_sound_at, clock)
         self._keypad = KeypadEntry(settings.dtmf.submit_digit, settings.dtmf.hangup_digit)
         self._keypad_timer: asyncio.Task[object] | None = None
         self._tasks: set[asyncio.Task[object]] = set()
@@ -282,7 +285,7 @@ class CallSession:
             playout=self._playout,
             record=record,
             on_transcript=self._on_transcript,
-            caller_last_sound=self._listener.last_sound_at,
+            caller=self._caller_line,
             clock=self._clock,
         )
 

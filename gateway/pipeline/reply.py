@@ -16,15 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
-
 from gateway.llm.base import ChatModel
 from gateway.metrics import TurnRecord
+from gateway.pipeline.caller_line import CallerLine
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.deadlines import each_within, within
 from gateway.pipeline.heard import SentSentence, heard_before
 from gateway.pipeline.playout import Playout
+from gateway.pipeline.sources import CallerAudio, CallerText, Prepared, Source
 from gateway.pipeline.speech import FrameEncoder
 from gateway.stt.base import Transcriber, Transcript
 from gateway.stt.words import has_words
@@ -34,36 +33,6 @@ from gateway.tts.sentences import SentenceSplitter
 log = logging.getLogger("voicegw.reply")
 ECHO_SLACK_S = 1.5
 """How long past the expected end of playback to wait for the last mark's echo."""
-MAX_HOLD_S = 0.5
-"""An answer held for a sounding caller goes out after this long whatever the line does. Speech
-that goes on is recognised (and supersedes the answer) within about 150 ms; a noisy line must
-not silence the agent, and barge-in still stops it if the caller is really talking."""
-SPEECH_TAIL_S = 0.064
-"""The fading end of the caller's last word, just after Silero's last voiced window: not a new
-sound."""
-
-
-@dataclass(frozen=True, slots=True)
-class CallerAudio:
-    samples: npt.NDArray[np.float32]
-    sample_rate_hz: int
-
-
-@dataclass(frozen=True, slots=True)
-class CallerText:
-    """Input that is not speech (keypad digits), already in words for the model."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """Speech that needs no model: the greeting, or the unheard part of a cut reply."""
-
-    sentences: list[tuple[str, list[bytes]]]
-
-
-Source = CallerAudio | CallerText | Prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +74,7 @@ class Reply:
         playout: Playout,
         record: TurnRecord,
         on_transcript: Callable[[Reply, Transcript], None] = lambda _r, _t: None,
-        caller_last_sound: Callable[[], float] = lambda: float("-inf"),
+        caller: CallerLine | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
@@ -114,7 +83,7 @@ class Reply:
         self._playout = playout
         self.record = record
         self._on_transcript = on_transcript
-        self._caller_last_sound = caller_last_sound
+        self._caller = caller or CallerLine(lambda: float("-inf"), clock)
         self._clock = clock
         self._committed = asyncio.Event()
         self.label = ""
@@ -356,7 +325,7 @@ class Reply:
         await self._input_known.wait()  # transcription always comes before any audio
         if self.first_audio_ready.is_set() or not (self.transcribed and self.has_words):
             return  # ready after all, or nothing to acknowledge
-        if self._caller_last_sound() >= self._quiet_from():
+        if not self._caller.quiet_since(self._quiet_from()):
             return  # the caller may be going on: a filler now would talk over them
         text, frames = stages.fillers[self.record.turn % len(stages.fillers)]
         self.record.filler = text
@@ -372,19 +341,13 @@ class Reply:
         if not (self._stages.quiet_before_answer_ms and isinstance(self._source, CallerAudio)):
             return
         quiet_s = self._stages.quiet_before_answer_ms / 1000
-        started = self._clock()
-        while (last := self._caller_last_sound()) >= self._quiet_from():
-            now = self._clock()
-            wait = min(last + quiet_s, started + MAX_HOLD_S) - now
-            if wait <= 0:
-                break
-            await asyncio.sleep(wait)
-        self.record.held_ms = round((self._clock() - started) * 1000)
+        held_s = await self._caller.wait_for_quiet(self._quiet_from(), quiet_s)
+        self.record.held_ms = round(held_s * 1000)
 
     def _quiet_from(self) -> float:
         """Any sound after this means the caller may not have finished."""
         if self.record.speech_end is not None:
-            return self.record.speech_end + SPEECH_TAIL_S
+            return CallerLine.speech_over_at(self.record.speech_end)
         return self.record.endpoint if self.record.endpoint is not None else self._clock()
 
     # -- memory ------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from gateway.engines import Engines
 from gateway.metrics import TurnRecord
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.playout import Playout
-from gateway.pipeline.reply import CallerAudio, Reply, ReplyStages
+from gateway.pipeline.reply import Reply, ReplyStages
+from gateway.pipeline.sources import CallerAudio
 from gateway.settings import Settings
 from gateway.sim.clips import speech_8k
 from gateway.twilio.messages import OutboundMark, OutboundMedia, OutboundMessage

@@ -123,12 +123,15 @@ def mode_env(mode: str, servers: dict[str, BackendServer]) -> dict[str, str]:
     }
 
 
-async def run_mode(mode: str, clips: list[CallerClip], env: dict[str, str]) -> ModeResult:
+async def run_mode(
+    mode: str, clips: list[CallerClip], env: dict[str, str], line_noise_dbfs: float | None
+) -> ModeResult:
     result = ModeResult(mode)
     turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
     process, port = await start_gateway(env, turn_log)
     try:
-        async with SimulatedCaller(f"ws://127.0.0.1:{port}/twilio/media") as caller:
+        url = f"ws://127.0.0.1:{port}/twilio/media"
+        async with SimulatedCaller(url, line_noise_dbfs=line_noise_dbfs) as caller:
             await caller.wait_for_mark("greeting", timeout_s=30)
             for _ in range(25):  # a little line silence before the first utterance
                 await caller.send_frame(SILENT_FRAME)
@@ -173,7 +176,8 @@ def median_offset(records: list[dict[str, Any]], stage: str) -> float | None:
 
 def report(results: list[ModeResult], clips: list[CallerClip], whole_wer: float) -> dict[str, Any]:
     table = Table(title="voice-to-voice (client) and stages (gateway: median ms after speech end)")
-    for column in ("mode", "n", "p50", "p95", "max", "premature", "no reply", "WER", *STAGES):
+    for column in ("mode", "n", "p50", "p95", "max", "premature", "no reply", "WER", "fillers",
+                   "held", *STAGES):  # fmt: skip
         table.add_column(column, justify="right")
     summary: dict[str, Any] = {"whole_utterance_wer": whole_wer, "modes": {}}
     for r in results:
@@ -181,16 +185,19 @@ def report(results: list[ModeResult], clips: list[CallerClip], whole_wer: float)
         stages = {stage: median_offset(replied, stage) for stage in STAGES}
         texts = [rec["user_text"] for rec in r.records if rec["outcome"] != "superseded"]
         mode_wer = wer([c.text for c in clips], texts) if len(texts) == len(clips) else float("nan")
+        fillers = sum(bool(rec["filler"]) for rec in replied)
+        held = sum(bool(rec.get("held_ms")) for rec in replied)
         summary["modes"][r.mode] = {
             "n": len(r.v2v_ms), "p50_ms": percentile(r.v2v_ms, 50),
             "p95_ms": percentile(r.v2v_ms, 95),
             "max_ms": max(r.v2v_ms, default=float("nan")), "premature": r.premature,
-            "no_reply": r.missing, "wer": mode_wer, "stages_median_ms": stages, "v2v_ms": r.v2v_ms,
+            "no_reply": r.missing, "wer": mode_wer, "fillers": fillers, "answers_held": held,
+            "stages_median_ms": stages, "v2v_ms": r.v2v_ms,
         }  # fmt: skip
         table.add_row(
             r.mode, str(len(r.v2v_ms)), f"{percentile(r.v2v_ms, 50):.0f}",
             f"{percentile(r.v2v_ms, 95):.0f}", f"{max(r.v2v_ms, default=float('nan')):.0f}",
-            str(r.premature), str(r.missing), f"{mode_wer:.3f}",
+            str(r.premature), str(r.missing), f"{mode_wer:.3f}", str(fillers), str(held),
             *(f"{stages[s]:.0f}" if stages[s] is not None else "-" for s in STAGES),
         )  # fmt: skip
     console.print(table)
@@ -213,6 +220,10 @@ async def main() -> None:
         "--modes", default="gateway,seed", help=f"of {', '.join([*MODES, *REMOTE_MODES])}"
     )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
+    parser.add_argument(
+        "--line-noise-dbfs", type=float, default=None,
+        help="mix white noise at this RMS level (e.g. -45) into everything the caller sends",
+    )  # fmt: skip
     args = parser.parse_args()
     modes = args.modes.split(",")
     unknown = [m for m in modes if m not in MODES and m not in REMOTE_MODES]
@@ -235,7 +246,9 @@ async def main() -> None:
         for server in servers.values():
             await server.wait_ready()
             console.print(f"{server.name} ready at {server.base_url}")
-        results = [await run_mode(m, clips, mode_env(m, servers)) for m in modes]
+        results = [
+            await run_mode(m, clips, mode_env(m, servers), args.line_noise_dbfs) for m in modes
+        ]
     finally:
         for server in servers.values():
             server.stop()

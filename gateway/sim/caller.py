@@ -20,8 +20,10 @@ from types import TracebackType
 from typing import Any
 
 import msgspec
+import numpy as np
 import websockets
 
+from gateway.audio import mulaw
 from gateway.audio.frames import FRAME_BYTES, FRAME_MS
 from gateway.audio.mulaw import SILENCE_BYTE
 
@@ -53,9 +55,31 @@ class TurnResult:
         return b"".join(r.payload for r in self.reply)
 
 
+class LineNoise:
+    """Stationary white noise added to mu-law frames (seeded, so runs compare)."""
+
+    def __init__(self, dbfs: float, seed: int = 0) -> None:
+        self._rms = 32768.0 * 10 ** (dbfs / 20)
+        self._rng = np.random.default_rng(seed)
+
+    def mix(self, payload: bytes) -> bytes:
+        samples = mulaw.decode(payload).astype(np.float64)
+        samples += self._rng.standard_normal(len(samples)) * self._rms
+        return mulaw.encode(np.clip(samples, -32768, 32767).astype(np.int16))
+
+
 class SimulatedCaller:
-    def __init__(self, url: str, call_sid: str = "CAsimulated", stream_sid: str = "MZsimulated"):
+    def __init__(
+        self,
+        url: str,
+        call_sid: str = "CAsimulated",
+        stream_sid: str = "MZsimulated",
+        line_noise_dbfs: float | None = None,
+    ):
+        """``line_noise_dbfs``: white noise at this RMS level is mixed into every frame sent,
+        speech and silence alike, as on a noisy line."""
         self.url = url
+        self._noise = LineNoise(line_noise_dbfs) if line_noise_dbfs is not None else None
         self.call_sid = call_sid
         self.stream_sid = stream_sid
         self._socket: Any = None
@@ -192,6 +216,8 @@ class SimulatedCaller:
             await asyncio.sleep(delay)  # pacing the caller's audio at real time
         self._next_frame_at = max(self._next_frame_at, self._clock() - 0.1) + FRAME_MS / 1000
         chunk = next(self._chunk)
+        if self._noise is not None:
+            payload = self._noise.mix(payload)
         await self.send_json(
             self._envelope(
                 "media",

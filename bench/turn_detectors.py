@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import itertools
 import json
 import re
@@ -57,7 +56,7 @@ from gateway.engines import Engines, load_engines_sync
 from gateway.settings import load_settings
 from gateway.sim.clips import make_clip, voiced_frames
 from gateway.vad.completeness import looks_complete
-from models.fetch import locate
+from models.fetch import file_sha256, locate
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(width=160)
@@ -77,7 +76,7 @@ DETECTORS = ("text", "smart-turn", "lm-eot", "text+smart-turn")
 def smart_turn_model(cache_dir: Path) -> Path:
     """The smart-turn ONNX file, taken once from Pipecat's wheel on PyPI."""
     target = cache_dir / "smart-turn-v3.2" / "smart-turn-v3.2-cpu.onnx"
-    if target.is_file() and _sha256(target) == SMART_TURN_SHA256:
+    if target.is_file() and file_sha256(target) == SMART_TURN_SHA256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,13 +88,9 @@ def smart_turn_model(cache_dir: Path) -> Path:
         wheel = next(Path(tmp).glob("*.whl"))
         with zipfile.ZipFile(wheel) as archive:
             target.write_bytes(archive.read(SMART_TURN_MEMBER))
-    if _sha256(target) != SMART_TURN_SHA256:
+    if file_sha256(target) != SMART_TURN_SHA256:
         raise RuntimeError(f"{target}: sha256 does not match {SMART_TURN_SHA256}")
     return target
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class SmartTurn:

@@ -49,7 +49,8 @@ def model_dir(cache_dir: Path, name: str) -> Path:
     return cache_dir.expanduser() / name
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The file's sha256, read in chunks (model files are hundreds of MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK_BYTES):
@@ -149,6 +150,6 @@ def verify(name: str, cache_dir: Path) -> list[str]:
             problems.append(f"{target}: missing")
         elif target.stat().st_size != spec.size:
             problems.append(f"{target}: size {target.stat().st_size}, expected {spec.size}")
-        elif _sha256(target) != spec.sha256:
+        elif file_sha256(target) != spec.sha256:
             problems.append(f"{target}: sha256 mismatch")
     return problems

@@ -338,7 +338,7 @@ class Reply:
         """A sound from the caller after their turn ended may be them going on: hold the answer
         until the line has been quiet a while. If it was speech, the call supersedes this reply
         with the longer turn before then; a cough or a breath only delays the answer."""
-        if not (self._stages.quiet_before_answer_ms and isinstance(self._source, CallerAudio)):
+        if not (self._stages.quiet_before_answer_ms and self.caller_audio is not None):
             return
         quiet_s = self._stages.quiet_before_answer_ms / 1000
         held_s = await self._caller.wait_for_quiet(self._quiet_from(), quiet_s)

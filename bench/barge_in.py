@@ -22,8 +22,8 @@ from rich.console import Console
 
 from gateway.engines import load_engines_sync
 from gateway.settings import load_settings
-from gateway.sim.caller import SILENT_FRAME, SimulatedCaller
-from gateway.sim.clips import CallerClip, make_clip
+from tests.sim.caller import SILENT_FRAME, SimulatedCaller
+from tests.sim.clips import CallerClip, make_clip
 
 console = Console()
 RESULTS = ROOT / "bench" / "results"

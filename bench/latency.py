@@ -30,16 +30,15 @@ from gateway.audio import mulaw
 from gateway.engines import load_engines_sync
 from gateway.metrics import read_turn_log
 from gateway.settings import Settings, load_settings
-from gateway.sim.backends import BackendServer, free_port, server_for, stage_settings
-from gateway.sim.caller import SILENT_FRAME, SimulatedCaller
-from gateway.sim.clips import CallerClip, make_clip
+from tests.sim.backends import BackendServer, free_port, server_for, stage_settings
+from tests.sim.caller import SILENT_FRAME, SimulatedCaller
+from tests.sim.clips import CallerClip, make_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(width=160)
 MODES: dict[str, dict[str, str]] = {
     "gateway": {},
     # The gateway with one latency measure turned off, to see what each pays:
-    "no-lookahead": {"VOICEGW_LLM__LOOKAHEAD_TOKENS": "0"},
     "no-speculation": {"VOICEGW_TURN__SPECULATE": "false"},
     "draft-at-200ms": {"VOICEGW_TURN__SPECULATE_AFTER_SILENCE_MS": "200"},
     "no-fillers": {"VOICEGW_CALL__FILLER_AFTER_MS": "0"},
@@ -56,7 +55,7 @@ MODES: dict[str, dict[str, str]] = {
 }
 REMOTE_MODES: dict[str, tuple[str, ...]] = {
     # The gateway with stages on third-party OpenAI-compatible servers on this machine, serving
-    # the same model files (gateway/sim/backends.py): what the HTTP hop and each server cost.
+    # the same model files (tests/sim/backends.py): what the HTTP hop and each server cost.
     "remote": ("stt", "llm", "tts"),
     "remote-stt": ("stt",),
     "remote-llm": ("llm",),
@@ -81,12 +80,17 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-async def start_gateway(env_overrides: dict[str, str], turn_log: Path) -> tuple[Any, int]:
+async def start_gateway(
+    env_overrides: dict[str, str], turn_log: Path, tree: Path = ROOT
+) -> tuple[Any, int]:
+    """``voicegw serve`` from ``tree`` (this checkout, or an earlier one for ``--baseline``)."""
     port = free_port()
     env = {**os.environ, **env_overrides, "VOICEGW_METRICS__TURN_LOG_PATH": str(turn_log)}
+    if tree != ROOT:
+        env["PYTHONPATH"] = str(tree)  # ahead of the editable install: that tree's gateway
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "serve", "--port", str(port),
-        "--config", str(ROOT / "config.toml"),
+        "--config", str(tree / "config.toml"),
         env=env, stdout=subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert process.stderr is not None
@@ -124,11 +128,15 @@ def mode_env(mode: str, servers: dict[str, BackendServer]) -> dict[str, str]:
 
 
 async def run_mode(
-    mode: str, clips: list[CallerClip], env: dict[str, str], line_noise_dbfs: float | None
+    mode: str,
+    clips: list[CallerClip],
+    env: dict[str, str],
+    line_noise_dbfs: float | None,
+    tree: Path = ROOT,
 ) -> ModeResult:
     result = ModeResult(mode)
     turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
-    process, port = await start_gateway(env, turn_log)
+    process, port = await start_gateway(env, turn_log, tree)
     try:
         url = f"ws://127.0.0.1:{port}/twilio/media"
         async with SimulatedCaller(url, line_noise_dbfs=line_noise_dbfs) as caller:
@@ -224,9 +232,16 @@ async def main() -> None:
         "--line-noise-dbfs", type=float, default=None,
         help="mix white noise at this RMS level (e.g. -45) into everything the caller sends",
     )  # fmt: skip
+    parser.add_argument(
+        "--baseline", type=Path, default=None,
+        help="a checkout of an earlier commit (git worktree add DIR REV): adds mode 'baseline', "
+        "its gateway with its config.toml, to compare in the same run",
+    )  # fmt: skip
     args = parser.parse_args()
     modes = args.modes.split(",")
-    unknown = [m for m in modes if m not in MODES and m not in REMOTE_MODES]
+    if args.baseline is not None and "baseline" not in modes:
+        modes.append("baseline")
+    unknown = [m for m in modes if m not in MODES and m not in REMOTE_MODES and m != "baseline"]
     if unknown:
         parser.error(f"unknown mode(s): {', '.join(unknown)}")
     settings = load_settings(ROOT / "config.toml", environ={})
@@ -247,7 +262,10 @@ async def main() -> None:
             await server.wait_ready()
             console.print(f"{server.name} ready at {server.base_url}")
         results = [
-            await run_mode(m, clips, mode_env(m, servers), args.line_noise_dbfs) for m in modes
+            await run_mode(m, clips, {}, args.line_noise_dbfs, args.baseline.resolve())
+            if m == "baseline"
+            else await run_mode(m, clips, mode_env(m, servers), args.line_noise_dbfs)
+            for m in modes
         ]
     finally:
         for server in servers.values():

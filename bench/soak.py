@@ -27,8 +27,8 @@ from rich.table import Table
 
 from gateway.engines import load_engines_sync
 from gateway.settings import load_settings
-from gateway.sim.clips import make_clip
-from gateway.sim.soak import Figures, SoakPlan, SoakReport, poll_until_idle, run_soak
+from tests.sim.clips import make_clip
+from tests.sim.soak import Figures, SoakPlan, SoakReport, poll_until_idle, run_soak
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(width=140)

@@ -54,9 +54,9 @@ from gateway.audio.frames import FRAME_BYTES, FRAME_MS, SAMPLE_RATE_HZ
 from gateway.audio.resample import resample
 from gateway.engines import Engines, load_engines_sync
 from gateway.settings import load_settings
-from gateway.sim.clips import make_clip, voiced_frames
 from gateway.vad.completeness import looks_complete
 from models.fetch import file_sha256, locate
+from tests.sim.clips import make_clip, voiced_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(width=160)

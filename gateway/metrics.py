@@ -16,6 +16,10 @@ from typing import Any, Literal
 
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gateway.scheduling import ComputeGate, GateStats
 
 log = logging.getLogger("voicegw.turns")
 
@@ -67,6 +71,10 @@ class TurnRecord(msgspec.Struct, kw_only=True):
     heard_sentences: int | None = None
     heard_text: str = ""
     """Of an interrupted reply: the words the caller heard (what the history keeps)."""
+    queue_ms: int = 0
+    """How long the reply's model work waited for the shared engines (other calls' work)
+    before its first audio was ready."""
+    queue_by_stage_ms: dict[str, int] = msgspec.field(default_factory=dict)
 
     @property
     def interrupted_after_ms(self) -> int | None:
@@ -105,6 +113,8 @@ class TurnRecord(msgspec.Struct, kw_only=True):
             tail += f" filler={self.filler!r}"
         if self.held_ms:
             tail += f" held={self.held_ms}ms"
+        if self.queue_ms:
+            tail += f" queued={self.queue_ms}ms"
         if self.interrupted_at is not None:
             tail += (
                 f" interrupted_after={self.interrupted_after_ms}ms"
@@ -168,6 +178,22 @@ class GatewayMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.queue = Histogram(
+            "voicegw_queue_seconds",
+            "Time a turn's model work waited for the shared engines before its first audio",
+            ["stage"],
+            buckets=(0.0, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 5.0),
+            registry=self.registry,
+        )
+        self.max_calls = Gauge(
+            "voicegw_max_calls", "Calls served at once (server.max_calls)", registry=self.registry
+        )
+        self.calls_rejected = Counter(
+            "voicegw_calls_rejected",
+            "Calls turned away: at capacity, or draining for shutdown; where they were refused",
+            ["where", "reason"],
+            registry=self.registry,
+        )
         self.calls_dropped = Counter(
             "voicegw_calls_dropped",
             "Calls the gateway ended itself (caller not reading, socket failed), by reason",
@@ -177,6 +203,10 @@ class GatewayMetrics:
         _register_process_gauges(self.registry)
         self._turn_log = Path(turn_log_path).expanduser() if turn_log_path else None
 
+    def watch_engines(self, stats: GateStats, gates: list[ComputeGate]) -> None:
+        """Export the engines' scheduling counters (read at scrape time)."""
+        self.registry.register(_GateCollector(stats, gates))
+
     def record_turn(self, record: TurnRecord) -> None:
         self.turns.labels(record.outcome).inc()
         log.info("%s", record.summary())
@@ -185,9 +215,40 @@ class GatewayMetrics:
                 self.stage.labels(stage).observe(max(offset, 0) / 1000)
         if record.voice_to_voice_ms is not None:
             self.voice_to_voice.observe(max(record.voice_to_voice_ms, 0) / 1000)
+        if record.outcome != "superseded":
+            for stage, waited_ms in record.queue_by_stage_ms.items():
+                self.queue.labels(stage).observe(waited_ms / 1000)
         if self._turn_log is not None:
             with self._turn_log.open("ab") as handle:
                 handle.write(record.as_json() + b"\n")
+
+
+class _GateCollector(Collector):
+    def __init__(self, stats: GateStats, gates: list[ComputeGate]) -> None:
+        self._stats = stats
+        self._gates = gates
+
+    def collect(self) -> Any:
+        steps = CounterMetricFamily(
+            "voicegw_model_steps",
+            "Model steps run (a transcription, a token, a synthesized chunk), by stage",
+            labels=["stage"],
+        )
+        refused = CounterMetricFamily(
+            "voicegw_model_steps_refused",
+            "Steps of cancelled work (a draft the caller talked on through) refused before they "
+            "reached their model, by stage",
+            labels=["stage"],
+        )
+        for stage in ("stt", "llm", "tts"):
+            steps.add_metric([stage], self._stats.steps.get(stage, 0))
+            refused.add_metric([stage], self._stats.refused.get(stage, 0))
+        waiting = GaugeMetricFamily(
+            "voicegw_engine_waiting", "Model steps waiting for a device, by gate", labels=["gate"]
+        )
+        for gate in self._gates:
+            waiting.add_metric([gate.name], gate.waiting)
+        return [steps, refused, waiting]
 
 
 def _asyncio_tasks() -> float:

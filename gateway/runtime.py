@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.admission import Admission
 from gateway.engines import Engines, load_engines_sync
 from gateway.llm.base import ChatMessage
 from gateway.memory import release_freed_memory
@@ -43,6 +44,8 @@ class Gateway:
         """Twilio auth token; empty: signatures are not checked (local testing)."""
         self.call_ended_listeners: list[Callable[[CallEnded], None]] = []
         """Observers of finished calls (tests, soak harnesses)."""
+        self.admission = Admission(settings.server.max_calls)
+        metrics.max_calls.set(settings.server.max_calls)
 
     def call_ended(self, event: CallEnded) -> None:
         for listener in self.call_ended_listeners:
@@ -62,5 +65,6 @@ class Gateway:
             log.exception("loading models failed")
             raise
         self.engines = engines
+        self.metrics.watch_engines(engines.gate_stats, engines.gates)
         for line in engines.describe():
             log.info("ready: %s", line)

@@ -40,6 +40,13 @@ class ServerSettings(_Section):
     """Public base URL (``https://voice.example.com``); the TwiML stream URL is built from it.
     Empty: use the Host header of the webhook request."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_calls: Annotated[int, Meta(ge=1, le=10_000)] = 4
+    """Calls served at once. Past it a new call gets the busy answer (``when_full``) and an
+    extra media socket is refused (1013), so the calls in progress keep their speed. 4 is what
+    a 2-core CPU serves within latency targets on the embedded models (bench/capacity.py)."""
+    when_full: Literal["say", "reject"] = "say"
+    """At ``max_calls``: ``say`` answers with ``call.busy_message`` and hangs up; ``reject``
+    declines the call (TwiML ``<Reject reason="busy"/>``: the caller hears a busy tone)."""
 
 
 class TwilioSettings(_Section):
@@ -95,7 +102,14 @@ class TurnSettings(_Section):
     speculate_after_silence_ms: PositiveMs = 100
     """Silence after which the speculative draft starts."""
     max_utterance_ms: Annotated[int, Meta(ge=1000, le=600_000)] = 30_000
-    """A turn that runs longer is ended anyway (whisper handles 30 s windows)."""
+    """A turn that runs longer is ended anyway (whisper handles 30 s windows). Such a turn is
+    never rejoined with the next."""
+    rejoin_within_ms: PositiveMs = 1500
+    """Speech that starts again this soon after the caller's speech ended, before any of the
+    answer was sent, rejoins the turn (``rejoin_on_resume``). Later speech ("hello?" into a late
+    answer's silence) is a turn of its own, and the late answer still comes."""
+    max_carry_ms: Annotated[int, Meta(ge=0, le=600_000)] = 12_000
+    """Most caller audio a rejoined turn carries over from before; past it, no rejoin."""
 
 
 class _RemoteSection(_Section):
@@ -147,6 +161,11 @@ class LlmSettings(_RemoteSection):
     (``gpt-4o-mini``)."""
     device: Device = "auto"
     context_tokens: Annotated[int, Meta(ge=256, le=131_072)] = 2048
+    """Per context (each holds one conversation at a time)."""
+    contexts: Annotated[int, Meta(ge=1, le=256)] = 4
+    """llama.cpp contexts, one per call generating at once; each call keeps its conversation's
+    prompt cached in its own. The weights are mapped once; each context costs its KV cache
+    (about 47 MB for the embedded model at 2048 tokens). Replies interleave token by token."""
     threads: Annotated[int, Meta(ge=1, le=256)] = 2
     system_prompt: str = (
         "You are a friendly phone assistant. Answer in one or two short spoken sentences. "
@@ -154,9 +173,6 @@ class LlmSettings(_RemoteSection):
     )
     max_reply_tokens: Annotated[int, Meta(ge=1, le=4096)] = 80
     temperature: Annotated[float, Meta(ge=0.0, le=2.0)] = 0.3
-    lookahead_tokens: Annotated[int, Meta(ge=0, le=100_000)] = 8
-    """How many tokens generation may run ahead of speech synthesis; when TTS is busy the LLM
-    pauses, leaving the CPU to the sentence the caller hears next. 0: unbounded (for GPUs)."""
     max_history_messages: Annotated[int, Meta(ge=0, le=1000)] = 12
     """Older messages are dropped from the prompt (the system prompt always stays)."""
 
@@ -224,6 +240,8 @@ class CallSettings(_Section):
     """Spoken when a call starts; empty for none."""
     apology: str = "Sorry, I had a problem answering that. Could you say it again?"
     """Spoken when a stage fails during a reply."""
+    busy_message: str = "Sorry, all our lines are busy right now. Please call again later."
+    """Said (by Twilio's ``<Say>``) to a caller turned away at ``server.max_calls``."""
     playout_lead_ms: Annotated[int, Meta(ge=20, le=60_000)] = 400
     """How far ahead of real time reply audio is sent to Twilio. Small keeps barge-in crisp."""
     stage_timeout_ms: Annotated[int, Meta(ge=100, le=600_000)] = 15_000

@@ -1,5 +1,5 @@
 """Session fixtures: real third-party OpenAI-compatible servers, each started once, when first
-needed, on the embedded models (see gateway.sim.backends)."""
+needed, on the embedded models (see tests.sim.backends)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.settings import Settings
-from gateway.sim.backends import BackendServer, server_for, stage_settings
+from tests.sim.backends import BackendServer, server_for, stage_settings
 
 LLM_KEY_ENV = "VOICEGW_TEST_LLM_API_KEY"
 """The chat server demands a key, so every test also checks that the key named in config is sent."""

@@ -7,6 +7,8 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from gateway.scheduling import Job
+
 Role = Literal["system", "user", "assistant"]
 
 
@@ -25,4 +27,6 @@ class ChatModel(Protocol):
 
     description: str
 
-    def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]: ...
+    def stream(self, messages: Sequence[ChatMessage], job: Job | None = None) -> AsyncIterator[str]:
+        """``job`` orders the work among calls (:mod:`gateway.scheduling`); None: due now."""
+        ...

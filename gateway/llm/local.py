@@ -1,74 +1,132 @@
-"""llama-cpp-python chat, streamed token by token from a worker thread."""
+"""llama-cpp-python chat, streamed token by token from worker threads, several calls at once.
+
+A llama.cpp context holds one conversation's KV cache and is not thread-safe. The model is loaded
+as a small pool of contexts (``llm.contexts``; the weights are memory-mapped once and shared), so
+each call keeps its own conversation warm in a context of its own: llama-cpp-python reuses the
+longest common prompt prefix, and the prompt is a stable prefix between a call's turns.
+
+Generation is interleaved token by token: each token is one step through the device's compute
+gate (:mod:`gateway.scheduling`), which picks the most urgent waiting step. So a second caller's
+first token waits for one token of the first caller's reply, not for all of it, and nothing is
+held while the reply's consumer is busy speaking.
+"""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
-from gateway.devices import llama_device
+from gateway.devices import Resolved
 from gateway.llm.base import ChatMessage
+from gateway.scheduling import Gate, Job, JobCancelled, unscheduled
 from gateway.threads import iterate_in_thread
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+_LEASE_POLL_S = 0.05
+
+
+class ContextPool:
+    """Contexts lent one at a time: a call gets back the one it used last (its prompt is cached
+    there) when that one is free, else the one idle longest."""
+
+    def __init__(self, contexts: Sequence[Llama]) -> None:
+        self._contexts = list(contexts)
+        self._busy: set[int] = set()
+        self._last_call: dict[int, str] = {}
+        self._last_used: dict[int, int] = dict.fromkeys(range(len(self._contexts)), 0)
+        self._uses = itertools.count(1)
+        self._cond = threading.Condition()
+
+    def __len__(self) -> int:
+        return len(self._contexts)
+
+    def _pick(self, call_id: str) -> int | None:
+        free = [i for i in range(len(self._contexts)) if i not in self._busy]
+        if not free:
+            return None
+        own = [i for i in free if call_id and self._last_call.get(i) == call_id]
+        return own[0] if own else min(free, key=lambda i: self._last_used[i])
+
+    @contextmanager
+    def lease(self, job: Job) -> Iterator[Llama]:
+        with self._cond:
+            while (index := self._pick(job.call_id)) is None:
+                if job.cancelled.is_set():
+                    raise JobCancelled("llm")
+                self._cond.wait(_LEASE_POLL_S)
+            self._busy.add(index)
+            self._last_call[index] = job.call_id
+            self._last_used[index] = next(self._uses)
+        try:
+            yield self._contexts[index]
+        finally:
+            with self._cond:
+                self._busy.discard(index)
+                self._cond.notify_all()
+
 
 class LlamaChat:
-    """One model instance for all calls.
-
-    llama.cpp contexts are not thread-safe, so one generation runs at a time under a lock; a
-    cancelled turn releases it at its next token. llama-cpp-python reuses the KV cache for the
-    longest common prompt prefix, so a call's growing history stays warm between its turns.
-    """
-
     def __init__(
         self,
-        llm: Llama,
+        contexts: Sequence[Llama],
         description: str,
         max_tokens: int,
         temperature: float,
-        lookahead_tokens: int = 0,
+        *,
+        gate: Gate,
+        workers: int = 8,
     ) -> None:
-        self._llm = llm
+        self._pool = ContextPool(contexts)
         self.description = description
         self._max_tokens = max_tokens
         self._temperature = temperature
-        self._lookahead_tokens = lookahead_tokens
-        self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm")
+        self._gate = gate
+        # A thread per generation in progress: waiting ones are parked at the gate, in deadline
+        # order, not queued here in arrival order.
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
 
     @classmethod
     def load(
         cls,
         *,
         path: str,
-        device: str,
+        device: Resolved,
+        contexts: int,
         context_tokens: int,
         threads: int,
         max_tokens: int,
         temperature: float,
-        lookahead_tokens: int,
+        gate: Gate,
+        workers: int,
         label: str,
     ) -> LlamaChat:
         from llama_cpp import Llama
 
-        resolved = llama_device(device)
-        llm = Llama(
-            model_path=path,
-            n_ctx=context_tokens,
-            n_threads=threads,
-            n_gpu_layers=-1 if resolved == "cuda" else 0,
-            verbose=False,
-        )
-        return cls(llm, f"{label} on {resolved}", max_tokens, temperature, lookahead_tokens)
+        loaded = [
+            Llama(
+                model_path=path,
+                n_ctx=context_tokens,
+                n_threads=threads,
+                n_gpu_layers=-1 if device == "cuda" else 0,
+                use_mmap=True,
+                verbose=False,
+            )
+            for _ in range(contexts)
+        ]
+        description = f"{label} on {device}, {contexts} context{'s' * (contexts > 1)}"
+        return cls(loaded, description, max_tokens, temperature, gate=gate, workers=workers)
 
-    def _generate(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        with self._lock:
+    def _generate(self, messages: list[dict[str, str]], job: Job) -> Iterator[str]:
+        with self._pool.lease(job) as llm:
             chunks = cast(
                 Iterator[Any],
-                self._llm.create_chat_completion(
+                llm.create_chat_completion(
                     messages=messages,  # type: ignore[arg-type]
                     stream=True,
                     max_tokens=self._max_tokens,
@@ -76,7 +134,12 @@ class LlamaChat:
                 ),
             )
             try:
-                for chunk in chunks:
+                while True:
+                    # The first step evaluates the prompt, each later one decodes a token.
+                    with self._gate.step(job, "llm"):
+                        chunk = next(chunks, None)
+                    if chunk is None:
+                        return
                     content = chunk["choices"][0]["delta"].get("content")
                     if content:
                         yield content
@@ -85,8 +148,7 @@ class LlamaChat:
                 if close is not None:
                     close()
 
-    def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], job: Job | None = None) -> AsyncIterator[str]:
         payload = [{"role": m.role, "content": m.content} for m in messages]
-        return iterate_in_thread(
-            lambda: self._generate(payload), self._executor, lookahead=self._lookahead_tokens
-        )
+        claim = job or unscheduled()
+        return iterate_in_thread(lambda: self._generate(payload, claim), self._executor)

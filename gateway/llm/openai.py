@@ -16,6 +16,7 @@ import msgspec
 
 from gateway.http_api import ApiClient, BackendError
 from gateway.llm.base import ChatMessage
+from gateway.scheduling import Job
 
 DONE = "[DONE]"
 AFTER_DONE_S = 0.5
@@ -56,7 +57,8 @@ class OpenAIChat:
         self._temperature = temperature
         self.description = f"{model} via {api.base_url}"
 
-    def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], job: Job | None = None) -> AsyncIterator[str]:
+        """``job`` is not scheduled here: the server schedules its own slots."""
         return self._stream(
             {
                 "model": self._model,

@@ -2,8 +2,10 @@
 
 The listener's events drive the replies: a pause starts a draft, speech cancels it, the end of
 the turn commits it (or, without speculation, starts a reply that is committed at once). Speech
-after the end of a turn, before any of its answer was sent, rejoins that turn: the answer goes
-and the two utterances are transcribed as one.
+soon after the end of a turn (``turn.rejoin_within_ms``), before any of its answer was sent,
+rejoins that turn: the answer goes and the two utterances are transcribed as one, up to
+``turn.max_carry_ms`` of audio. Speech later than that, into a late answer's silence, is a turn
+of its own: the late answer waits for the caller to pause, plays, and that turn is answered next.
 
 One reply at a time holds the floor (the greeting, a turn's reply, a resumed one) until the
 caller has heard it all. Confident caller speech during that time is a barge-in: the reply is
@@ -22,11 +24,11 @@ from typing import Any
 
 from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.engines import Engines
-from gateway.metrics import GatewayMetrics, TurnRecord
-from gateway.pipeline.caller_line import CallerLine
+from gateway.metrics import GatewayMetrics
+from gateway.pipeline.caller_line import CallerLine, RejoinPolicy
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.keypad import KeyAction, KeypadEntry
-from gateway.pipeline.listener import BargeIn, Heard, Listener
+from gateway.pipeline.listener import BargeIn, CallerEvent, Listener
 from gateway.pipeline.playout import Playout, Send
 from gateway.pipeline.reply import Reply, ReplyStages
 from gateway.pipeline.sources import CallerAudio, CallerText, Prepared, Source
@@ -80,7 +82,16 @@ class CallSession:
             settings.llm.system_prompt, settings.llm.max_history_messages
         )
         self._listener = Listener(SileroStream(engines.vad_session, SAMPLE_RATE_HZ), settings)
-        self._caller_line = CallerLine(self._listener.last_sound_at, clock)
+        self._caller_line = CallerLine(
+            self._listener.last_sound_at,
+            clock,
+            speaking=self._listener.in_utterance,
+            rejoin=RejoinPolicy(
+                enabled=settings.turn.rejoin_on_resume,
+                within_ms=settings.turn.rejoin_within_ms,
+                max_carry_ms=settings.turn.max_carry_ms,
+            ),
+        )
         self._keypad = KeypadEntry(settings.dtmf.submit_digit, settings.dtmf.hangup_digit)
         self._keypad_timer: asyncio.Task[object] | None = None
         self._tasks: set[asyncio.Task[object]] = set()
@@ -89,6 +100,11 @@ class CallSession:
         """The reply holding the floor: from its commit until the caller has heard it all."""
         self._cut: Reply | None = None
         """The last reply the caller cut off, until their next turn shows whether they spoke."""
+        self._waiting_turn: Reply | None = None
+        """A turn the caller spoke into a late answer's silence: answered once that answer has
+        been heard (at most one waits)."""
+        self._utterance_started_at = 0.0
+        self._closing = False
         self._drafts_discarded = 0
         self._turns = 0
 
@@ -104,6 +120,7 @@ class CallSession:
 
         Returns how many tasks were still running after the grace period.
         """
+        self._closing = True
         tasks = [task for task in self._tasks if not task.done()]
         for task in tasks:
             task.cancel()
@@ -125,8 +142,8 @@ class CallSession:
 
     def on_audio(self, payload: bytes) -> None:
         now = self._clock()
-        for heard in self._listener.hear(payload, now):
-            self._handle(heard, now)
+        for event in self._listener.hear(payload, now):
+            self._handle(event, now)
 
     def on_mark(self, name: str) -> None:
         self._playout.on_echo(name, self._clock())
@@ -158,33 +175,48 @@ class CallSession:
 
     # -- turn-taking -------------------------------------------------------------------------
 
-    def _handle(self, heard: Heard, now: float) -> None:
-        match heard:
+    def _handle(self, event: CallerEvent, now: float) -> None:
+        match event:
             case SpeechStarted():
+                self._utterance_started_at = now
                 self._caller_went_on()
             case BargeIn():
                 self._on_barge_in(now)
             case DraftDue():
                 source = CallerAudio(self._listener.utterance_so_far(), SAMPLE_RATE_HZ)
-                self._draft = self._start_reply(source, speculative=True)
+                turn = self._settings.turn
+                due_in_ms = turn.end_silence_ms - turn.speculate_after_silence_ms
+                self._draft = self._start_reply(
+                    source, speculative=True, due_at=now + max(0, due_in_ms) / 1000
+                )
             case SpeechResumed():
                 self._discard_draft()
             case TurnEnded(reason=reason):
                 self._end_turn(now, reason)
 
     def _caller_went_on(self) -> None:
-        """Speech again after a turn ended, before any of its answer was sent: the caller had
-        only paused. That reply goes (and a filler that was playing), and the new utterance
-        carries the old one's audio, so the turn is transcribed and answered whole."""
+        """Speech again soon after a turn ended, before any of its answer was sent: the caller
+        had only paused. That reply goes (and a filler that was playing), and the new utterance
+        carries the old one's audio, so the turn is transcribed and answered whole. Bounded: not
+        after a turn cut at its maximum length, not past ``turn.max_carry_ms`` of audio, and not
+        when the pause was long (the answer is late and still owed; see ``_end_turn``)."""
         reply = self._speaking
         if reply is None or reply.task_done or reply.answer_started:
             return
         audio = reply.caller_audio
-        if audio is None or not self._settings.turn.rejoin_on_resume:
+        if audio is None:
+            return
+        carried_ms = len(audio.samples) * 1000 // audio.sample_rate_hz
+        progress = reply.progress
+        if not self._caller_line.rejoins(
+            progress.speech_end,
+            cut_at_max_length=progress.endpoint_reason == "max_length",
+            carried_ms=carried_ms + self._listener.carried_ms(),
+        ):
             return
         log.info("call=%s caller went on before %s was heard: one longer turn", self.call_sid,
                  reply.label)  # fmt: skip
-        if reply.record.first_media is not None:
+        if reply.sent_anything:
             self._spawn(self._playout.clear())
         reply.supersede()
         self._speaking = None
@@ -202,14 +234,49 @@ class CallSession:
         reply, self._draft = self._draft, None
         if reply is None:
             reply = self._start_reply(CallerAudio(audio, SAMPLE_RATE_HZ), speculative=False)
-        reply.record.speech_end = self._listener.speech_end_at
-        reply.record.drafts_discarded = self._drafts_discarded
+        speech_end, discarded = self._listener.speech_end_at, self._drafts_discarded
         self._drafts_discarded = 0
-        self._commit(reply, now, reason)
+        owed = self._owed_answer()
+        if owed is None:
+            self._commit(reply, now, reason, speech_end, discarded)
+            return
+        # Spoken into the silence before an answer the caller has not heard yet ("hello?"):
+        # that answer goes first, then this turn is answered (its work goes on meanwhile).
+        log.info("call=%s turn spoken before %s was heard: answered after it", self.call_sid,
+                 owed.label)  # fmt: skip
+        if self._waiting_turn is not None:
+            self._waiting_turn.supersede()  # one waits at most; the newest words win
+        self._waiting_turn = reply
 
-    def _commit(self, reply: Reply, now: float, reason: str) -> None:
+        def after_owed(_task: object) -> None:
+            if self._waiting_turn is reply and not reply.task_done and not self._closing:
+                self._waiting_turn = None
+                self._commit(reply, now, reason, speech_end, discarded)
+
+        assert owed.task is not None
+        owed.task.add_done_callback(after_owed)
+
+    def _owed_answer(self) -> Reply | None:
+        """The reply holding the floor, if the caller has not heard its answer start before the
+        utterance that just ended began (so that utterance was no reaction to it)."""
+        reply = self._speaking
+        if reply is None or reply.task_done or reply.caller_audio is None:
+            return None
+        started = reply.answer_started_at
+        return reply if started is None or started > self._utterance_started_at else None
+
+    def _commit(
+        self,
+        reply: Reply,
+        now: float,
+        reason: str,
+        speech_end: float | None = None,
+        drafts_discarded: int = 0,
+    ) -> None:
         self._turns += 1
-        reply.commit(self._turns, now, reason)
+        reply.commit(
+            self._turns, now, reason, speech_end=speech_end, drafts_discarded=drafts_discarded
+        )
         if not self._floor_taken():
             self._speaking = reply
         if reply.transcribed:
@@ -226,7 +293,7 @@ class CallSession:
             if speaking is not None and speaking is not reply and not speaking.task_done:
                 if self._settings.barge_in.enabled:
                     # Too short to pass as a barge-in while the agent talks: "mm", "okay".
-                    log.info("call=%s backchannel %r", self.call_sid, reply.record.user_text)
+                    log.info("call=%s backchannel %r", self.call_sid, reply.user_text)
                     reply.drop()
                     return
                 self._interrupt(speaking, self._clock())
@@ -240,14 +307,22 @@ class CallSession:
             self._say_again(cut)
 
     def _on_barge_in(self, now: float) -> None:
-        if self._settings.barge_in.enabled and self._floor_taken():
-            assert self._speaking is not None
-            self._interrupt(self._speaking, now)
+        """Confident speech while the agent talks stops it. An answer that has not started yet
+        is not cut (there is nothing to talk over): it waits for the caller to pause."""
+        speaking = self._speaking
+        if not (self._settings.barge_in.enabled and self._floor_taken()):
+            return
+        assert speaking is not None
+        if speaking.answer_started:
+            if self._waiting_turn is not None:  # the cut-in speaks for it now
+                self._waiting_turn.supersede()
+                self._waiting_turn = None
+            self._interrupt(speaking, now)
 
     def _interrupt(self, reply: Reply, now: float) -> None:
         log.info("call=%s caller cut in on %s", self.call_sid, reply.label)
         reply.interrupt(now)
-        if reply.record.first_media is not None:
+        if reply.sent_anything:
             self._spawn(self._playout.clear())
         self._metrics.barge_ins.inc()
         self._cut = reply
@@ -265,41 +340,42 @@ class CallSession:
         self._say_prepared(sentences, f"{cut.label}-again")
 
     def _say_prepared(self, sentences: list[tuple[str, list[bytes]]], label: str) -> None:
-        record = TurnRecord(call_sid=self.call_sid, turn=self._turns, speculative=False)
-        reply = self._new_reply(Prepared(sentences), record)
+        reply = self._new_reply(Prepared(sentences), speculative=False)
         reply.task = self._spawn(reply.run())
         reply.commit(self._turns, self._clock(), "prepared", label=label)
         self._speaking = reply
 
-    def _start_reply(self, source: CallerAudio | CallerText, *, speculative: bool) -> Reply:
-        record = TurnRecord(call_sid=self.call_sid, turn=0, speculative=speculative)
-        reply = self._new_reply(source, record)
+    def _start_reply(
+        self, source: CallerAudio | CallerText, *, speculative: bool, due_at: float | None = None
+    ) -> Reply:
+        reply = self._new_reply(source, speculative=speculative, due_at=due_at)
         reply.task = self._spawn(self._run_reply(reply))
         return reply
 
-    def _new_reply(self, source: Source, record: TurnRecord) -> Reply:
+    def _new_reply(
+        self, source: Source, *, speculative: bool, due_at: float | None = None
+    ) -> Reply:
         return Reply(
             source=source,
             stages=self._stages,
             conversation=self.conversation,
             playout=self._playout,
-            record=record,
+            call_sid=self.call_sid,
+            speculative=speculative,
+            due_at=due_at,
             on_transcript=self._on_transcript,
             caller=self._caller_line,
             clock=self._clock,
         )
 
     async def _run_reply(self, reply: Reply) -> None:
+        """Run a turn's reply; its record is logged once, when it is over (drafts that never
+        became a turn leave none)."""
         try:
             await reply.run()
-        except asyncio.CancelledError:
+        finally:
             if reply.committed:
-                if reply.record.outcome == "replied":
-                    cut = reply.record.interrupted_at is not None
-                    reply.record.outcome = "interrupted" if cut else "hung_up"
-                self._metrics.record_turn(reply.record)
-            raise
-        self._metrics.record_turn(reply.record)
+                self._metrics.record_turn(reply.record())
 
     def _on_transcript(self, reply: Reply, transcript: Transcript) -> None:
         if reply.dropped:
@@ -309,5 +385,6 @@ class CallSession:
             return
         if reply is not self._draft:
             return
-        for event in self._listener.on_transcript(transcript.text):
+        language = transcript.language or self._settings.stt.language
+        for event in self._listener.on_transcript(transcript.text, language):
             self._handle(event, self._clock())

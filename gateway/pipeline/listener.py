@@ -36,7 +36,8 @@ class BargeIn:
     start_ms: int
 
 
-Heard = Event | BargeIn
+CallerEvent = Event | BargeIn
+"""What the listener tells the call about the caller's side of the line."""
 
 
 def endpoint_config(settings: Settings) -> EndpointConfig:
@@ -87,6 +88,14 @@ class Listener:
         """When the frame with the caller's last voiced audio arrived (clock time)."""
         return self._speech_end_at or self._last_voiced_at
 
+    def in_utterance(self) -> bool:
+        """The caller is in the middle of an utterance (speech started, turn not ended)."""
+        return self._utterance.active
+
+    def carried_ms(self) -> int:
+        """Audio the utterance in progress has so far, carried-over audio included."""
+        return self._utterance.duration_ms
+
     def last_sound_at(self) -> float:
         """When the caller last made any sound: a frame above the line's noise floor, or a
         window that was even possibly speech."""
@@ -96,12 +105,12 @@ class Listener:
         """The utterance in progress continues an earlier one: transcribe them as one."""
         self._utterance.prepend(earlier)
 
-    def hear(self, payload: bytes, now: float) -> list[Heard]:
+    def hear(self, payload: bytes, now: float) -> list[CallerEvent]:
         samples = mulaw.decode(payload).astype(np.float32) / 32768.0
         self._utterance.append(samples)
         if self._level.loud(samples):
             self._last_sound_at = now
-        heard: list[Heard] = []
+        heard: list[CallerEvent] = []
         for probability in self._vad.process(samples):
             self._windows += 1
             if probability >= self._speech_threshold:
@@ -116,9 +125,11 @@ class Listener:
                 heard.append(event)
         return heard
 
-    def on_transcript(self, text: str) -> list[Event]:
-        """A draft's transcript: a finished thought (or no words at all) may end the turn."""
-        complete = looks_complete(text) or not has_words(text)
+    def on_transcript(self, text: str, language: str = "en") -> list[Event]:
+        """A draft's transcript: a finished thought (or no words at all) may end the turn.
+        ``language``: the transcript's (a Whisper code such as "ko", or a name), whose rules
+        decide what reads as finished (``gateway/languages``)."""
+        complete = looks_complete(text, language) or not has_words(text)
         events = self._endpointer.on_transcript(complete, self.stream_ms)
         for event in events:
             self._note(event)

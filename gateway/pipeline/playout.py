@@ -87,6 +87,16 @@ class Playout:
             return False
         return True
 
+    def forget(self, name: str) -> None:
+        """Nobody will ask for this mark's echo."""
+        self._pending.pop(name, None)
+        self._echoed_at.pop(name, None)
+
+    @property
+    def played_until(self) -> float:
+        """Clock time at which everything sent so far will have been played."""
+        return self._played_until
+
     def seconds_to_played(self) -> float:
         return max(0.0, self._played_until - self._clock())
 

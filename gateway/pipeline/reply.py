@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.audio.frames import FRAME_MS
 from gateway.llm.base import ChatModel
 from gateway.metrics import TurnRecord
 from gateway.pipeline.caller_line import CallerLine
@@ -23,8 +24,10 @@ from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.deadlines import each_within, within
 from gateway.pipeline.heard import SentSentence, heard_before
 from gateway.pipeline.playout import Playout
+from gateway.pipeline.progress import ReplyProgress
 from gateway.pipeline.sources import CallerAudio, CallerText, Prepared, Source
 from gateway.pipeline.speech import FrameEncoder
+from gateway.scheduling import Job
 from gateway.stt.base import Transcriber, Transcript
 from gateway.stt.words import has_words
 from gateway.tts.base import Synthesizer
@@ -33,6 +36,9 @@ from gateway.tts.sentences import SentenceSplitter
 log = logging.getLogger("voicegw.reply")
 ECHO_SLACK_S = 1.5
 """How long past the expected end of playback to wait for the last mark's echo."""
+NEXT_SENTENCE_MARGIN_S = 1.0
+"""A later sentence is due this long before the caller runs out of audio: time to synthesize
+it, with room for a step of someone else's that is already running."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,25 +78,34 @@ class Reply:
         stages: ReplyStages,
         conversation: Conversation,
         playout: Playout,
-        record: TurnRecord,
+        call_sid: str,
+        speculative: bool,
+        due_at: float | None = None,
         on_transcript: Callable[[Reply, Transcript], None] = lambda _r, _t: None,
         caller: CallerLine | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``due_at``: for a draft, when its turn would be committed (its work's deadline)."""
         self._source = source
         self._stages = stages
         self._conversation = conversation
         self._playout = playout
-        self.record = record
+        self.call_sid = call_sid
+        self.progress = ReplyProgress(speculative=speculative)
         self._on_transcript = on_transcript
         self._caller = caller or CallerLine(lambda: float("-inf"), clock)
         self._clock = clock
+        self._due_at = clock() if due_at is None else due_at
+        self.job = Job(call_id=call_sid, deadline=self.deadline)
+        """This reply's claim on the shared engines; cancelled when the reply's work is over."""
         self._committed = asyncio.Event()
         self.label = ""
         """Mark prefix, set at commit: ``turn3`` marks ``turn3-s0`` ... ``turn3-end``."""
         self.rendered: list[SentSentence] = []
         """Every sentence synthesized so far, with its frames, in order."""
         self._sent: list[SentSentence] = []
+        self._frames_queued = 0
+        self._frames_sent = 0
         self._delivered_all = False
         self._user_text_added = False
         self._dropped = False
@@ -109,46 +124,70 @@ class Reply:
     @property
     def has_words(self) -> bool:
         """The caller said something to answer (known once transcribed)."""
-        return has_words(self.record.user_text)
+        return has_words(self.progress.user_text)
 
     @property
     def committed(self) -> bool:
         return self._committed.is_set()
 
-    def commit(self, turn: int, endpoint_at: float, reason: str, label: str = "") -> None:
+    def deadline(self) -> float:
+        """When the caller needs this reply's next model step (clock time; read by the gates,
+        from worker threads). Until its first audio exists a committed reply is already late
+        (its turn has ended) and a draft is due when its turn would end; after that, the next
+        sentence is due a margin before the caller runs out of audio to hear."""
+        endpoint = self.progress.endpoint if self.committed else None
+        if not self.first_audio_ready.is_set():
+            return endpoint if endpoint is not None else self._due_at
+        unsent_s = (self._frames_queued - self._frames_sent) * FRAME_MS / 1000
+        if endpoint is None:
+            return self._due_at + unsent_s - NEXT_SENTENCE_MARGIN_S
+        playing_until = max(self._playout.played_until, self._clock())
+        return playing_until + unsent_s - NEXT_SENTENCE_MARGIN_S
+
+    def commit(
+        self,
+        turn: int,
+        endpoint_at: float,
+        reason: str,
+        label: str = "",
+        *,
+        speech_end: float | None = None,
+        drafts_discarded: int = 0,
+    ) -> None:
         """The caller's turn is over: this reply may speak."""
-        self.record.turn = turn
-        self.record.endpoint = endpoint_at
-        self.record.endpoint_reason = reason
+        progress = self.progress
+        progress.turn = turn
+        progress.endpoint = endpoint_at
+        progress.endpoint_reason = reason
+        progress.speech_end = speech_end
+        progress.drafts_discarded = drafts_discarded
         self.label = label or f"turn{turn}"
         self._committed.set()
 
     def cancel(self) -> None:
         """Stop without a word said (a draft the caller talked on through)."""
+        self.job.cancel()
         if self.task is not None:
             self.task.cancel()
 
     def interrupt(self, at: float) -> None:
         """The caller barged in at ``at``: stop, and keep only what was heard by then."""
-        if self.record.interrupted_at is None:
-            self.record.interrupted_at = at
-        if self.task is not None:
-            self.task.cancel()
+        if self.progress.interrupted_at is None:
+            self.progress.interrupted_at = at
+        self.cancel()
 
     def drop(self) -> None:
         """Not a turn after all (a backchannel while the agent talks): stop, remember nothing."""
         self._dropped = True
-        self.record.outcome = "backchannel"
-        if self.task is not None:
-            self.task.cancel()
+        self.progress.outcome = "backchannel"
+        self.cancel()
 
     def supersede(self) -> None:
         """The caller went on before hearing the answer: their words belong to a longer turn
         that replaces this one. Stop, remember nothing."""
         self._dropped = True
-        self.record.outcome = "superseded"
-        if self.task is not None:
-            self.task.cancel()
+        self.progress.outcome = "superseded"
+        self.cancel()
 
     @property
     def dropped(self) -> bool:
@@ -160,13 +199,31 @@ class Reply:
         return self._source if isinstance(self._source, CallerAudio) else None
 
     @property
+    def user_text(self) -> str:
+        return self.progress.user_text
+
+    @property
+    def sent_anything(self) -> bool:
+        """Some audio (the answer, or a filler before it) went to Twilio."""
+        return self.progress.first_media is not None
+
+    @property
     def answer_started(self) -> bool:
-        return self.record.first_answer_media is not None
+        return self.progress.first_answer_media is not None
+
+    @property
+    def answer_started_at(self) -> float | None:
+        return self.progress.first_answer_media
 
     def unheard_sentences(self) -> list[tuple[str, list[bytes]]]:
         """The fully synthesized sentences from the one cut off onwards (to say them again)."""
-        whole = self.record.heard_sentences or 0
+        heard = self.progress.heard
+        whole = heard.whole_sentences if heard else 0
         return [(s.text, s.frames) for s in self.rendered[whole:] if s.complete]
+
+    def record(self) -> TurnRecord:
+        """The turn record: made from the reply's progress once it is over."""
+        return self.progress.record(self.call_sid)
 
     async def run(self) -> TurnRecord:
         queue: asyncio.Queue[QueueItem] = asyncio.Queue()
@@ -175,10 +232,16 @@ class Reply:
                 group.create_task(self._produce(queue))
                 group.create_task(self._deliver(queue))
         except asyncio.CancelledError:
+            if self.committed and self.progress.outcome == "replied":
+                cut = self.progress.interrupted_at is not None
+                self.progress.outcome = "interrupted" if cut else "hung_up"
             self._remember()
             raise
+        finally:
+            self.job.cancel()  # nothing more to compute: a thread still waiting gives up
+            self._note_queue_time()
         self._remember()
-        return self.record
+        return self.record()
 
     # -- production --------------------------------------------------------------------------
 
@@ -186,11 +249,11 @@ class Reply:
         try:
             await self._produce_speech(queue)
         except Exception as error:  # any stage: the caller hears an apology, the call goes on
-            log.exception("call=%s reply failed", self.record.call_sid)
-            self.record.outcome = "failed"
-            self.record.error = f"{type(error).__name__}: {error}"
+            log.exception("call=%s reply failed", self.call_sid)
+            self.progress.outcome = "failed"
+            self.progress.error = f"{type(error).__name__}: {error}"
             for frame in self._stages.apology_frames:
-                queue.put_nowait(frame)
+                self._put_frame(frame, queue)
         finally:
             self._input_known.set()
             queue.put_nowait(_END)
@@ -206,7 +269,7 @@ class Reply:
                 self._heard_caller(text)
             case CallerAudio(samples=samples, sample_rate_hz=rate):
                 transcript = await within(
-                    self._stages.transcriber.transcribe(samples, rate),
+                    self._stages.transcriber.transcribe(samples, rate, self.job),
                     self._stages.stage_timeout_s,
                     "stt",
                 )
@@ -214,13 +277,13 @@ class Reply:
                 self._heard_caller(user_text)
                 self._on_transcript(self, transcript)
         if not self.has_words:
-            self.record.outcome = "no_speech"
+            self.progress.outcome = "no_speech"
             return
         await self._generate(user_text, queue)
 
     def _heard_caller(self, text: str) -> None:
-        self.record.transcript = self._clock()
-        self.record.user_text = text
+        self.progress.transcript = self._clock()
+        self.progress.user_text = text
         self.transcribed = True
         self._input_known.set()
 
@@ -229,46 +292,56 @@ class Reply:
         splitter = SentenceSplitter(self._stages.first_clause_min_words)
         reply_parts: list[str] = []
         try:
-            tokens = self._stages.chat.stream(prompt)
+            tokens = self._stages.chat.stream(prompt, self.job)
             async for token in each_within(tokens, self._stages.stage_timeout_s, "llm"):
-                if self.record.first_token is None:
-                    self.record.first_token = self._clock()
+                if self.progress.first_token is None:
+                    self.progress.first_token = self._clock()
                 reply_parts.append(token)
                 for sentence in splitter.push(token):
                     await self._speak(sentence, queue)
             for sentence in splitter.flush():
                 await self._speak(sentence, queue)
         finally:  # an interrupted reply's record keeps what had been written
-            self.record.reply_text = "".join(reply_parts).strip()
+            self.progress.reply_text = "".join(reply_parts).strip()
+
+    def _put_frame(self, frame: bytes, queue: asyncio.Queue[QueueItem]) -> None:
+        queue.put_nowait(frame)
+        self._frames_queued += 1
+        if not self.first_audio_ready.is_set():
+            self.first_audio_ready.set()
+            self.job.counting_waits = False  # later waits have the playing audio to spare
+            self._note_queue_time()
+
+    def _note_queue_time(self) -> None:
+        self.progress.queue_ms = {
+            stage: round(seconds * 1000) for stage, seconds in self.job.waited_s.items()
+        }
 
     def _queue_sentence(self, sentence: SentSentence, queue: asyncio.Queue[QueueItem]) -> None:
         self.rendered.append(sentence)
         queue.put_nowait(sentence)
         for frame in sentence.frames:
-            queue.put_nowait(frame)
-        if sentence.frames:
-            self.first_audio_ready.set()
+            self._put_frame(frame, queue)
         queue.put_nowait(SentenceEnd(sentence))
 
     async def _speak(self, text: str, queue: asyncio.Queue[QueueItem]) -> None:
-        if self.record.first_sentence is None:
-            self.record.first_sentence = self._clock()
+        if self.progress.first_sentence is None:
+            self.progress.first_sentence = self._clock()
         sentence = SentSentence(text, [])
         self.rendered.append(sentence)
         queue.put_nowait(sentence)
         encoder: FrameEncoder | None = None
-        chunks = self._stages.synthesizer.synthesize(text)
+        chunks = self._stages.synthesizer.synthesize(text, self.job)
         async for chunk in each_within(chunks, self._stages.stage_timeout_s, "tts"):
-            if self.record.first_audio is None:
-                self.record.first_audio = self._clock()
+            if self.progress.first_audio is None:
+                self.progress.first_audio = self._clock()
             encoder = encoder or FrameEncoder(chunk.sample_rate_hz)
             for frame in encoder.feed(chunk):
                 sentence.frames.append(frame)
-                queue.put_nowait(frame)
-                self.first_audio_ready.set()
+                self._put_frame(frame, queue)
         for frame in encoder.finish() if encoder else []:
             sentence.frames.append(frame)
-            queue.put_nowait(frame)
+            self._put_frame(frame, queue)
         sentence.complete = True
         queue.put_nowait(SentenceEnd(sentence))
 
@@ -280,16 +353,18 @@ class Reply:
             await self._filler_if_late()
         item = await queue.get()  # the transcript exists once anything has been produced
         current: SentSentence | None = None
+        progress = self.progress
         while item is not _END:
             if isinstance(item, bytes):
-                if self.record.first_answer_media is None:
+                if progress.first_answer_media is None:
                     await self._hold_while_caller_sounds()
                     self._add_user_text()
                 sent_at = await self._playout.frame(item)
-                if self.record.first_media is None:
-                    self.record.first_media = sent_at
-                if self.record.first_answer_media is None:
-                    self.record.first_answer_media = sent_at
+                self._frames_sent += 1
+                if progress.first_media is None:
+                    progress.first_media = sent_at
+                if progress.first_answer_media is None:
+                    progress.first_answer_media = sent_at
                 if current is not None:
                     current.frames_sent += 1
                     if current.first_sent_at is None:
@@ -304,7 +379,7 @@ class Reply:
                 self._sent.append(item)
             item = await queue.get()
         self._delivered_all = True
-        if self.record.first_media is not None:
+        if progress.first_media is not None:
             end = f"{self.label}-end"
             await self._playout.mark(end)
             # Stay until the caller has heard it all: an interruption before then is a cut.
@@ -312,7 +387,8 @@ class Reply:
             self._playout.take_echo(end)
 
     async def _filler_if_late(self) -> None:
-        """The answer has no audio yet: acknowledge the caller rather than leave a silence."""
+        """The answer has no audio yet: acknowledge the caller rather than leave a silence.
+        A ``<label>-filler`` mark follows it, so the client can tell it from the answer."""
         stages = self._stages
         if not (stages.fillers and stages.filler_after_ms) or self.first_audio_ready.is_set():
             return
@@ -327,34 +403,39 @@ class Reply:
             return  # ready after all, or nothing to acknowledge
         if not self._caller.quiet_since(self._quiet_from()):
             return  # the caller may be going on: a filler now would talk over them
-        text, frames = stages.fillers[self.record.turn % len(stages.fillers)]
-        self.record.filler = text
+        text, frames = stages.fillers[self.progress.turn % len(stages.fillers)]
+        self.progress.filler = text
         for frame in frames:
             sent_at = await self._playout.frame(frame)
-            if self.record.first_media is None:
-                self.record.first_media = sent_at
+            if self.progress.first_media is None:
+                self.progress.first_media = sent_at
+        mark = f"{self.label}-filler"
+        await self._playout.mark(mark)
+        self._playout.forget(mark)  # nothing waits for it: the playout need not keep its echo
 
     async def _hold_while_caller_sounds(self) -> None:
         """A sound from the caller after their turn ended may be them going on: hold the answer
         until the line has been quiet a while. If it was speech, the call supersedes this reply
-        with the longer turn before then; a cough or a breath only delays the answer."""
+        with the longer turn before then; a cough or a breath only delays the answer. A caller
+        speaking into a late answer's silence ("hello?") is waited for until they pause."""
         if not (self._stages.quiet_before_answer_ms and self.caller_audio is not None):
             return
         quiet_s = self._stages.quiet_before_answer_ms / 1000
         held_s = await self._caller.wait_for_quiet(self._quiet_from(), quiet_s)
-        self.record.held_ms = round(held_s * 1000)
+        self.progress.held_ms = round(held_s * 1000)
 
     def _quiet_from(self) -> float:
         """Any sound after this means the caller may not have finished."""
-        if self.record.speech_end is not None:
-            return CallerLine.speech_over_at(self.record.speech_end)
-        return self.record.endpoint if self.record.endpoint is not None else self._clock()
+        progress = self.progress
+        if progress.speech_end is not None:
+            return CallerLine.speech_over_at(progress.speech_end)
+        return progress.endpoint if progress.endpoint is not None else self._clock()
 
     # -- memory ------------------------------------------------------------------------------
 
     def _add_user_text(self) -> None:
         if self.has_words and not self._user_text_added:
-            self._conversation.add_user(self.record.user_text)
+            self._conversation.add_user(self.progress.user_text)
             self._user_text_added = True
 
     def _remember(self) -> None:
@@ -369,17 +450,14 @@ class Reply:
         speaks_for_caller = self.has_words or isinstance(self._source, Prepared)
         if not speaks_for_caller:
             return
-        cut_at = self.record.interrupted_at
+        progress = self.progress
+        cut_at = progress.interrupted_at
         if cut_at is not None:
-            heard = heard_before(self._sent, cut_at)
-            self.record.heard_text = heard.text
-            self.record.heard_ms = heard.heard_ms
-            self.record.sent_ms = heard.sent_ms
-            self.record.heard_sentences = heard.whole_sentences
+            heard = progress.heard = heard_before(self._sent, cut_at)
             if heard.text:
                 text = heard.text + self._stages.cut_marker
                 self._conversation.add_assistant(text, interrupted=True)
             return
         spoken = " ".join(s.text for s in self._sent if s.frames_sent)
-        finished = self._delivered_all and self.record.outcome == "replied"
-        self._conversation.add_assistant((finished and self.record.reply_text) or spoken)
+        finished = self._delivered_all and progress.outcome == "replied"
+        self._conversation.add_assistant((finished and progress.reply_text) or spoken)

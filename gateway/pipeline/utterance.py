@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 import numpy.typing as npt
 
-from gateway.audio.frames import FRAME_MS
+from gateway.audio.frames import FRAME_MS, SAMPLE_RATE_HZ
 
 
 class UtteranceBuffer:
@@ -35,6 +35,11 @@ class UtteranceBuffer:
     def prepend(self, earlier: npt.NDArray[np.float32]) -> None:
         """Put audio from before this utterance's pre-roll in front of it."""
         self._frames.insert(0, earlier)
+
+    @property
+    def duration_ms(self) -> int:
+        samples = sum(len(frame) for frame in self._frames)
+        return samples * 1000 // SAMPLE_RATE_HZ
 
     def snapshot(self) -> npt.NDArray[np.float32]:
         if not self._frames:

@@ -18,13 +18,20 @@ def healthz() -> dict[str, str]:
 
 @get("/readyz", sync_to_thread=False)
 def readyz(gateway: NamedDependency[Gateway]) -> Response[dict[str, object]]:
-    """Models are loaded: calls can be taken."""
+    """Models are loaded and a call would be taken (503 while loading, or at capacity: a load
+    balancer then sends new calls elsewhere)."""
     if gateway.engines is None:
         body: dict[str, object] = {"status": "loading", "error": gateway.load_error}
         return Response(body, status_code=HTTP_503_SERVICE_UNAVAILABLE)
-    return Response(
-        {"status": "ready", "models": gateway.engines.describe()}, status_code=HTTP_200_OK
-    )
+    admission = gateway.admission
+    body = {
+        "status": "at_capacity" if admission.at_capacity else "ready",
+        "calls": admission.live,
+        "max_calls": admission.max_calls,
+        "models": gateway.engines.describe(),
+    }
+    status = HTTP_503_SERVICE_UNAVAILABLE if admission.at_capacity else HTTP_200_OK
+    return Response(body, status_code=status)
 
 
 @get("/metrics", sync_to_thread=False)

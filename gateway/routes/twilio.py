@@ -39,6 +39,8 @@ CLOSE_TIMEOUT_S = 2.0
 """How long ending a call waits to tell the client (one that does not read never hears)."""
 CLOSE_REASON_CHARS = 120
 """A close frame's reason is at most 123 bytes."""
+CALL_SID_CHARS = 64
+"""Twilio's call sids are 34 characters; a longer form value is cut, not kept whole."""
 
 
 def _signed(gateway: Gateway, headers: Any, url: str, params: dict[str, str] | None) -> bool:
@@ -67,11 +69,15 @@ async def voice_webhook(
 ) -> Response[str]:
     """Answer an incoming call by connecting its audio to our media socket."""
     public = gateway.settings.server.public_url
-    if gateway.auth_token:
-        form = await request.form()
-        params = {name: str(value) for name, value in form.items()}
-        if not _signed(gateway, request.headers, _public_url(public, str(request.url)), params):
-            return Response("forbidden", status_code=403, media_type="text/plain")
+    form = await request.form()
+    params = {name: str(value) for name, value in form.items()}
+    if gateway.auth_token and not _signed(
+        gateway, request.headers, _public_url(public, str(request.url)), params
+    ):
+        return Response("forbidden", status_code=403, media_type="text/plain")
+    call_sid = params.get("CallSid", "")[:CALL_SID_CHARS] or f"unnamed-{id(request)}"
+    if not gateway.admission.reserve(call_sid):
+        return _busy(gateway, "webhook")
     host = request.headers.get("host", "localhost")
     url = twiml.stream_url(public, host)
     return Response(twiml.connect_stream(url), media_type="application/xml")
@@ -88,7 +94,21 @@ async def media_stream(socket: WebSocket[Any, Any, Any], gateway: NamedDependenc
     if gateway.engines is None:
         await socket.close(code=TRY_AGAIN_LATER, reason="models are still loading")
         return
+    if not gateway.admission.may_connect():
+        gateway.metrics.calls_rejected.labels("socket", "at_capacity").inc()
+        await socket.close(code=TRY_AGAIN_LATER, reason="at capacity")
+        return
     await MediaStream(socket, gateway).run()
+
+
+def _busy(gateway: Gateway, where: str) -> Response[str]:
+    reason = "draining" if gateway.admission.draining else "at_capacity"
+    gateway.metrics.calls_rejected.labels(where, reason).inc()
+    log.warning("turned a call away: %s (%d calls)", reason, gateway.admission.live)
+    settings = gateway.settings
+    if settings.server.when_full == "reject" or not settings.call.busy_message:
+        return Response(twiml.reject_busy(), media_type="application/xml")
+    return Response(twiml.say_and_hang_up(settings.call.busy_message), media_type="application/xml")
 
 
 class MediaStream:
@@ -111,6 +131,7 @@ class MediaStream:
         self._reader: asyncio.Task[None] | None = None
         self._reason = ""
         self._close_code: int | None = None
+        self._admitted = False
 
     async def run(self) -> None:
         self._gateway.metrics.active_calls.inc()
@@ -183,6 +204,8 @@ class MediaStream:
                 await self._close(self._close_code, reason)
         finally:
             self._gateway.metrics.active_calls.dec()
+            if self._admitted:
+                self._gateway.admission.leave()
         if session is not None:
             history = tuple(session.conversation.messages)
             self._gateway.call_ended(CallEnded(session.call_sid, reason, left, history))
@@ -251,6 +274,11 @@ class MediaStream:
         gateway = self._gateway
         assert gateway.engines is not None
         self._stream_sid = message.start.stream_sid or message.stream_sid
+        if not gateway.admission.admit(message.start.call_sid):
+            gateway.metrics.calls_rejected.labels("socket", "at_capacity").inc()
+            self.end("at capacity", TRY_AGAIN_LATER)
+            return
+        self._admitted = True
         self._session = CallSession(
             engines=gateway.engines,
             settings=gateway.settings,

@@ -8,6 +8,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from gateway.scheduling import Job
+
 
 class Transcript(msgspec.Struct, frozen=True):
     text: str
@@ -23,5 +25,7 @@ class Transcriber(Protocol):
     """Model and device, for logs: ``whisper-base on cpu (int8)``."""
 
     async def transcribe(
-        self, samples: npt.NDArray[np.float32], sample_rate_hz: int
-    ) -> Transcript: ...
+        self, samples: npt.NDArray[np.float32], sample_rate_hz: int, job: Job | None = None
+    ) -> Transcript:
+        """``job`` orders the work among calls (:mod:`gateway.scheduling`); None: due now."""
+        ...

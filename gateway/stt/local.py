@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.audio.resample import resample
-from gateway.devices import whisper_device
+from gateway.devices import Resolved
+from gateway.scheduling import Gate, Job, NoGate, unscheduled
 from gateway.stt.base import Transcript
 
 if TYPE_CHECKING:
@@ -28,10 +29,14 @@ if TYPE_CHECKING:
 WHISPER_RATE_HZ = 16_000
 FULL_WINDOW_MS = 30_000
 PAD_MS = 1_000
+DEFAULT_TOKENS_PER_S = 6
+TOKENS_PER_S = {"ko": 15, "ja": 15, "zh": 15, "th": 15}
+"""Most tokens a second of speech may decode to (a guard against a looping decoder)."""
 
 
 class WhisperTranscriber:
-    """One loaded model serves every call; CTranslate2 queues concurrent requests itself."""
+    """One loaded model serves every call, one utterance at a time through the device's compute
+    gate, most urgent first (a committed turn before a draft)."""
 
     def __init__(
         self,
@@ -39,14 +44,19 @@ class WhisperTranscriber:
         description: str,
         language: str,
         beam_size: int,
+        *,
         encoder_window_ms: int = 0,
+        gate: Gate | None = None,
+        workers: int = 2,
     ):
         self._model = model
+        self._gate = gate or NoGate()
         self.description = description
         self._language = language or None
         self._beam_size = beam_size
         self._window_frames = encoder_window_ms // 10  # Whisper features are 10 ms apart
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stt")
+        self._rate = TOKENS_PER_S.get(self._language or "", DEFAULT_TOKENS_PER_S)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stt")
         self._prompt: list[int] = []
         self._tokenizer: Any = None
         if self._language and self._window_frames:
@@ -65,25 +75,31 @@ class WhisperTranscriber:
         cls,
         *,
         model: str,
-        device: str,
+        device: Resolved,
         compute_type: str,
         cpu_threads: int,
         language: str,
         beam_size: int,
         encoder_window_ms: int,
+        gate: Gate,
+        workers: int,
         label: str,
     ) -> WhisperTranscriber:
         from faster_whisper import WhisperModel
 
-        resolved = whisper_device(device)
         compute = (
-            compute_type
-            if compute_type != "auto"
-            else ("float16" if resolved == "cuda" else "int8")
+            compute_type if compute_type != "auto" else ("float16" if device == "cuda" else "int8")
         )
-        loaded = WhisperModel(model, device=resolved, compute_type=compute, cpu_threads=cpu_threads)
+        loaded = WhisperModel(model, device=device, compute_type=compute, cpu_threads=cpu_threads)
+        description = f"{label} on {device} ({compute})"
         return cls(
-            loaded, f"{label} on {resolved} ({compute})", language, beam_size, encoder_window_ms
+            loaded,
+            description,
+            language,
+            beam_size,
+            encoder_window_ms=encoder_window_ms,
+            gate=gate,
+            workers=workers,
         )
 
     def _run(self, samples: npt.NDArray[np.float32], sample_rate_hz: int) -> Transcript:
@@ -118,14 +134,28 @@ class WhisperTranscriber:
             encoded,
             [self._prompt],
             beam_size=self._beam_size,
-            # A guard against a looping decoder: speech is well under 6 tokens a second.
-            max_length=len(self._prompt) + int(len(audio) / WHISPER_RATE_HZ * 6) + 10,
+            # A guard against a looping decoder: speech is well under 6 tokens a second in
+            # languages written in Latin letters; Hangul, kana and Han take a token or more a
+            # syllable.
+            max_length=len(self._prompt) + int(len(audio) / WHISPER_RATE_HZ * self._rate) + 10,
             suppress_blank=True,
             suppress_tokens=[-1],
         )
         ids = [i for i in result[0].sequences_ids[0] if i < self._tokenizer.eot]
-        return str(self._tokenizer.decode(ids)).strip()
+        # A cap that falls inside a multi-byte character leaves half of it undecodable.
+        return str(self._tokenizer.decode(ids)).rstrip("\ufffd").strip()
 
-    async def transcribe(self, samples: npt.NDArray[np.float32], sample_rate_hz: int) -> Transcript:
+    def _run_when_due(
+        self, samples: npt.NDArray[np.float32], sample_rate_hz: int, job: Job
+    ) -> Transcript:
+        with self._gate.step(job, "stt"):
+            return self._run(samples, sample_rate_hz)
+
+    async def transcribe(
+        self, samples: npt.NDArray[np.float32], sample_rate_hz: int, job: Job | None = None
+    ) -> Transcript:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._run, samples, sample_rate_hz)
+        claim = job or unscheduled()
+        return await loop.run_in_executor(
+            self._executor, self._run_when_due, samples, sample_rate_hz, claim
+        )

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.http_api import ApiClient, BackendError
+from gateway.scheduling import Job
 from gateway.stt.base import Transcript
 
 
@@ -43,7 +44,11 @@ class OpenAITranscriber:
         self._model_field = model_field
         self.description = f"{model} via {api.base_url}"
 
-    async def transcribe(self, samples: npt.NDArray[np.float32], sample_rate_hz: int) -> Transcript:
+    async def transcribe(
+        self, samples: npt.NDArray[np.float32], sample_rate_hz: int, job: Job | None = None
+    ) -> Transcript:
+        """``job`` is not scheduled here (the server does that); a cancelled turn cancels the
+        request with its task."""
         form = {self._model_field: self._model, "response_format": "json"}
         if self._language:
             form["language"] = self._language

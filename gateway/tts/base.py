@@ -8,6 +8,8 @@ from typing import NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from gateway.scheduling import Job
+
 
 class PcmChunk(NamedTuple):
     samples: npt.NDArray[np.int16]
@@ -19,4 +21,6 @@ class Synthesizer(Protocol):
 
     description: str
 
-    def synthesize(self, text: str) -> AsyncIterator[PcmChunk]: ...
+    def synthesize(self, text: str, job: Job | None = None) -> AsyncIterator[PcmChunk]:
+        """``job`` orders the work among calls (:mod:`gateway.scheduling`); None: due now."""
+        ...

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from gateway.http_api import BackendError
+from gateway.scheduling import Job
 from gateway.tts.base import PcmChunk, Synthesizer
 
 log = logging.getLogger("voicegw.tts")
@@ -24,13 +25,13 @@ class FallbackSynthesizer:
         self._fallback: Synthesizer | None = None
         self.description = primary.description
 
-    def synthesize(self, text: str) -> AsyncIterator[PcmChunk]:
-        return self._synthesize(text)
+    def synthesize(self, text: str, job: Job | None = None) -> AsyncIterator[PcmChunk]:
+        return self._synthesize(text, job)
 
-    async def _synthesize(self, text: str) -> AsyncIterator[PcmChunk]:
+    async def _synthesize(self, text: str, job: Job | None) -> AsyncIterator[PcmChunk]:
         spoke = False
         try:
-            async for chunk in self._primary.synthesize(text):
+            async for chunk in self._primary.synthesize(text, job):
                 spoke = True
                 yield chunk
             return
@@ -41,5 +42,5 @@ class FallbackSynthesizer:
         if self._fallback is None:
             self._fallback = await asyncio.to_thread(self._load_fallback)
             log.warning("fallback voice loaded: %s", self._fallback.description)
-        async for chunk in self._fallback.synthesize(text):
+        async for chunk in self._fallback.synthesize(text, job):
             yield chunk

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gateway.devices import onnx_device
+from gateway.devices import Resolved
+from gateway.scheduling import Gate, Job, NoGate, unscheduled
 from gateway.threads import iterate_in_thread
 from gateway.tts.base import PcmChunk
 
@@ -31,9 +32,18 @@ def _quiet_cpu_options() -> Any:
 
 
 class PiperSynthesizer:
-    """One voice for all calls. espeak-ng phonemisation keeps global state, hence the lock."""
+    """One voice for all calls; each chunk (about a sentence) is one step through the device's
+    compute gate. espeak-ng phonemisation keeps global state, hence the lock as well."""
 
-    def __init__(self, voice: PiperVoice, description: str, length_scale: float) -> None:
+    def __init__(
+        self,
+        voice: PiperVoice,
+        description: str,
+        length_scale: float,
+        *,
+        gate: Gate | None = None,
+        workers: int = 2,
+    ) -> None:
         from piper import SynthesisConfig
 
         self._voice = voice
@@ -41,26 +51,45 @@ class PiperSynthesizer:
         self.sample_rate_hz: int = voice.config.sample_rate
         self._config = SynthesisConfig(length_scale=length_scale)
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tts")
+        self._gate = gate or NoGate()
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts")
 
     @classmethod
-    def load(cls, path: str, device: str, length_scale: float, label: str) -> PiperSynthesizer:
+    def load(
+        cls,
+        path: str,
+        device: Resolved,
+        length_scale: float,
+        label: str,
+        *,
+        gate: Gate | None = None,
+        workers: int = 2,
+    ) -> PiperSynthesizer:
         import onnxruntime
         from piper import PiperVoice
 
-        resolved = onnx_device(device)
-        voice = PiperVoice.load(path, use_cuda=resolved == "cuda")
-        if resolved == "cpu":
+        voice = PiperVoice.load(path, use_cuda=device == "cuda")
+        if device == "cpu":
             voice.session = onnxruntime.InferenceSession(
                 path, sess_options=_quiet_cpu_options(), providers=["CPUExecutionProvider"]
             )
-        return cls(voice, f"{label} on {resolved}", length_scale)
+        return cls(voice, f"{label} on {device}", length_scale, gate=gate, workers=workers)
 
-    def _generate(self, text: str) -> Iterator[PcmChunk]:
-        with self._lock:
-            for chunk in self._voice.synthesize(text, syn_config=self._config):
+    def _generate(self, text: str, job: Job) -> Iterator[PcmChunk]:
+        chunks = iter(self._voice.synthesize(text, syn_config=self._config))
+        try:
+            while True:
+                with self._gate.step(job, "tts"), self._lock:
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    return
                 samples = np.asarray(chunk.audio_int16_array, dtype=np.int16)
                 yield PcmChunk(samples, int(chunk.sample_rate))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
-    def synthesize(self, text: str) -> AsyncIterator[PcmChunk]:
-        return iterate_in_thread(lambda: self._generate(text), self._executor)
+    def synthesize(self, text: str, job: Job | None = None) -> AsyncIterator[PcmChunk]:
+        claim = job or unscheduled()
+        return iterate_in_thread(lambda: self._generate(text, claim), self._executor)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 from gateway.http_api import ApiClient, BackendError
+from gateway.scheduling import Job
 from gateway.tts.base import PcmChunk
 from gateway.tts.pcm_stream import AudioFormatError, PcmStream, announced_rate
 
@@ -35,7 +36,8 @@ class OpenAISynthesizer:
         self._speed = speed
         self.description = f"{model} voice {voice} via {api.base_url} ({response_format})"
 
-    def synthesize(self, text: str) -> AsyncIterator[PcmChunk]:
+    def synthesize(self, text: str, job: Job | None = None) -> AsyncIterator[PcmChunk]:
+        """``job`` is not scheduled here: the server schedules its own work."""
         body: dict[str, object] = {
             "model": self._model,
             "input": text,

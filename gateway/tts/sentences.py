@@ -3,9 +3,11 @@
 A boundary is a terminal mark (. ! ? … 。 ！ ？) followed by whitespace, a closing quote or the end
 of the reply. A period is not a boundary after an abbreviation ("Dr. Kim", "e.g."), an initial
 ("J. Smith"), or inside a number ("3.14"): a period at the very end of the buffer waits for the
-next token to tell. Korean sentences end in 요/다/죠/까 plus a mark and may run straight into the
-next sentence without a space. The first clause of a reply (up to a comma-like mark) is released
-on its own once it is long enough, so speech starts before the first sentence is finished.
+next token to tell. Korean, Japanese and Chinese sentences may run straight into the next one
+without a space ("알겠습니다.주문 번호를"): after a Hangul syllable, kana or ideograph any mark is a
+boundary. The first clause of a reply (up to a comma-like mark) is released on its own once it
+has ``first_clause_min_words`` words (:func:`count_words`), so speech starts before the first
+sentence is finished.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import re
 
 TERMINALS = frozenset(".!?…。！？")
 CLAUSE_MARKS = frozenset(",;:—，、")
+WIDE_CLAUSE_MARKS = frozenset("，、")
+"""Clause marks of scripts written without spaces: no space follows them, and no number
+holds them ("1,000")."""
 CLOSERS = frozenset("\"'”’)]」』")
-KOREAN_ENDINGS = frozenset("요다죠까")
 ABBREVIATIONS = frozenset(
     {
         "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "e.g", "i.e",
@@ -27,10 +31,34 @@ MAX_SENTENCE_CHARS = 240
 """Past this a sentence is cut at the last space: TTS latency grows with length."""
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_CJK = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]"
+)
+"""Kana and ideographs: Japanese and Chinese, written without spaces between words."""
 
 
-def _is_hangul(char: str) -> bool:
-    return bool(_HANGUL.match(char))
+def _runs_on(char: str) -> bool:
+    """Text in this script may start the next sentence right after the mark, with no space."""
+    return bool(_HANGUL.match(char) or _CJK.match(char))
+
+
+def count_words(text: str) -> int:
+    """Words as a listener would count them, in any script.
+
+    Whitespace separates words in most scripts, and Korean eojeol (a word with its particles:
+    "주문 번호를" is two). Japanese and Chinese write no spaces: there two kana or ideographs
+    count as a word (a Chinese word is one to two characters, a Japanese one two to three), and
+    a run of other letters among them ("iPhoneを") as one more.
+    """
+    count = 0
+    for chunk in text.split():
+        wide = len(_CJK.findall(chunk))
+        if not wide:
+            count += 1
+            continue
+        rest = _CJK.sub(" ", chunk).split()
+        count += (wide + 1) // 2 + sum(1 for part in rest if any(c.isalnum() for c in part))
+    return count
 
 
 def _word_before(text: str, end: int) -> str:
@@ -96,8 +124,9 @@ class SentenceSplitter:
             if char == "." and end == index + 1 and self._is_abbreviation(text, index):
                 return None
             return end
-        # Korean runs sentences together without a space: "감사합니다.다음은"
-        if index > 0 and text[index - 1] in KOREAN_ENDINGS and _is_hangul(following):
+        # Korean, Japanese and Chinese run sentences together without a space: "감사합니다.다음은".
+        # After a closing quote they do not: '"네."라고 하셨죠?' is one sentence.
+        if index > 0 and _runs_on(text[index - 1]) and text[end - 1] not in CLOSERS:
             return end
         return None
 
@@ -110,8 +139,10 @@ class SentenceSplitter:
     def _clause_cut(self, text: str, index: int) -> int | None:
         if self._first_clause_min_words <= 0:
             return None
-        if index + 1 >= len(text) or not text[index + 1].isspace():
+        if text[index] not in WIDE_CLAUSE_MARKS and (
+            index + 1 >= len(text) or not text[index + 1].isspace()
+        ):
             return None  # "1,000" or the next token is not here yet
-        if len(text[:index].split()) < self._first_clause_min_words:
+        if count_words(text[:index]) < self._first_clause_min_words:
             return None
         return index + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from urllib.parse import urlsplit
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 MEDIA_PATH = "/twilio/media"
 
@@ -31,3 +31,16 @@ def connect_stream(url: str, parameters: Mapping[str, str] | None = None) -> str
         '<?xml version="1.0" encoding="UTF-8"?>'
         f"<Response><Connect><Stream url={quoteattr(url)}>{children}</Stream></Connect></Response>"
     )
+
+
+def say_and_hang_up(message: str) -> str:
+    """A short message in Twilio's own voice, then the call ends (the busy answer)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Response><Say>{escape(message)}</Say><Hangup/></Response>"
+    )
+
+
+def reject_busy() -> str:
+    """Decline the call unanswered: the caller hears a busy tone, and nobody is billed."""
+    return '<?xml version="1.0" encoding="UTF-8"?><Response><Reject reason="busy"/></Response>'

@@ -1,10 +1,26 @@
 """Does a transcript read as a finished thought? Cheap text heuristics on Whisper's output.
 
 Whisper punctuates: a finished sentence ends in . ? or !, an unfinished one tends to end in a
-comma, an ellipsis or a bare word. A statement that ends on a conjunction, preposition, article
-or filler ("I'd like to.") is treated as unfinished even when Whisper put a period after it. A
-question may end on a preposition ("Who is it for?") but not on a conjunction or an article:
-Whisper hears rising pitch before a pause as a question ("Could you help me because?").
+comma, an ellipsis or a bare word. But a clause cut at a pause often gets a full stop too ("I'd
+like to.", "그래서 제가 어제 가게에 갔는데."), so the last word decides as well, by rules kept per
+language in ``gateway/languages/<code>.toml`` (a new language is a data file):
+
+- a word that never ends a thought (English "and", "the"; Korean connective endings -고, -는데
+  before a full stop) reads as unfinished whatever the punctuation says;
+- a word a statement does not end on (English "for", Korean particles 은/는/이/가) reads as
+  unfinished unless the sentence is a question or exclamation ("Who is it for?", "누가?").
+  Whisper hears rising pitch before a pause as a question ("Could you help me because?"), so
+  the first kind is not excused by a question mark;
+- a finished ending (Korean -요, -습니다) reads as finished even without a full stop, which
+  Whisper often leaves out in Korean;
+- any other word: the punctuation decides. A trailing ellipsis, comma or dash is unfinished.
+
+A language without rules (no file, or a file without ``[turn_end]``) gets the conservative
+fallback: the punctuation decides, except that a transcript that ends on a hesitation of any
+known language ("..., um.") or a statement that ends on a one-letter word (in European languages
+a conjunction, preposition or article: "y", "à", "и", "z") reads as unfinished. Unsure means
+unfinished: the turn then ends after ``turn.incomplete_end_silence_ms`` instead of
+``turn.end_silence_ms``, a little later, never cutting the caller off.
 
 ``bench/turn_detectors.py`` measures this against an open audio turn model (smart-turn) and the
 chat model's own end-of-message probability on the latency bench's pauses and endings.
@@ -12,35 +28,43 @@ chat model's own end-of-message probability on the latency bench's pauses and en
 
 from __future__ import annotations
 
-import re
+import unicodedata
 
-DANGLING_WORDS = frozenset(
-    {
-        "and", "or", "but", "because", "the", "a", "an", "my", "your", "our", "their", "i'd",
-        "i'm", "um", "uh", "er", "if", "than",
-    }
-)  # fmt: skip
-"""No thought ends on these, whatever Whisper's punctuation says."""
-CONTINUATION_WORDS = DANGLING_WORDS | frozenset(
-    {
-        "so", "then", "to", "of", "for", "with", "from", "like", "that", "which", "about",
-        "also", "maybe", "by", "into",
-    }
-)  # fmt: skip
-"""A statement does not end on these; a question may ("What is it for?")."""
-_FINAL = re.compile(r"[.?!。？！]$")
-_WORD = re.compile(r"[\w']+")
+from gateway.languages import Ending, find, hesitation, words
+
+FINAL_MARKS = ".?!。।؟"
+"""Marks that end a sentence (after NFKC normalisation: ？ and ！ are ? and !)."""
+QUESTION_MARKS = "?!؟"
+"""...of which these end a question or an exclamation."""
+TRAILING_OFF = ("...", "…", ",", "、", "-", "—", "~")
 
 
-def looks_complete(text: str) -> bool:
-    stripped = text.strip()
-    if not stripped or stripped.endswith(("...", "…", ",", "-", "—")):
+def looks_complete(text: str, language: str = "en") -> bool:
+    """``language``: a Whisper code ("en", "ko") or name ("korean"); see module doc."""
+    stripped = unicodedata.normalize("NFKC", text).strip()
+    if not stripped or stripped.endswith(TRAILING_OFF):
         return False
-    if not _FINAL.search(stripped):
+    said = words(stripped)
+    if not said:
         return False
-    words = _WORD.findall(stripped.lower())
-    if not words:
-        return False
-    if stripped[-1] in "?!？！":
-        return words[-1] not in DANGLING_WORDS  # a question or exclamation stands on its own
-    return words[-1] not in CONTINUATION_WORDS
+    known = find(language)
+    rules = known.turn_end if known else None
+    kind = _fallback_kind(said) if rules is None else rules.kind_of(said[-1])
+    if stripped[-1] not in FINAL_MARKS:
+        return kind is Ending.FINISHED
+    match kind:
+        case Ending.UNFINISHED:
+            return False
+        case Ending.OPEN_STATEMENT:
+            return stripped[-1] in QUESTION_MARKS
+        case _:
+            return True
+
+
+def _fallback_kind(said: list[str]) -> Ending:
+    last = said[-1]
+    if hesitation().fullmatch(last):
+        return Ending.UNFINISHED
+    if len(said) > 1 and len(last) == 1 and last.isalpha():
+        return Ending.OPEN_STATEMENT
+    return Ending.NONE

@@ -24,7 +24,9 @@ from gateway.engines import Engines
 from gateway.pipeline.call import CallSession
 from gateway.runtime import Gateway
 from gateway.settings import Settings
-from gateway.sim.abuse import (
+from tests.conftest import with_changes
+from tests.e2e.calls import EndedCalls
+from tests.sim.abuse import (
     SILENCE,
     RawCall,
     bad_frames,
@@ -34,11 +36,9 @@ from gateway.sim.abuse import (
     odd_payloads,
     start_message,
 )
-from gateway.sim.caller import SimulatedCaller
-from gateway.sim.clips import CallerClip, make_clip
-from gateway.sim.soak import scrape
-from tests.conftest import with_changes
-from tests.e2e.calls import EndedCalls
+from tests.sim.caller import SimulatedCaller
+from tests.sim.clips import CallerClip, make_clip
+from tests.sim.soak import scrape
 
 QUESTION = "Where can I park near the station?"
 FLOOD_FRAMES = 20_000

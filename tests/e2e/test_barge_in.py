@@ -14,9 +14,9 @@ from gateway.engines import Engines
 from gateway.metrics import read_turn_log
 from gateway.runtime import CallEnded
 from gateway.settings import Settings
-from gateway.sim.caller import SimulatedCaller
-from gateway.sim.clips import make_clip
 from tests.conftest import with_changes
+from tests.sim.caller import SimulatedCaller
+from tests.sim.clips import make_clip
 
 STORYTELLER = (
     "You are a storyteller on the phone. Whatever the caller asks, tell a long story of at "

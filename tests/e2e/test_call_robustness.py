@@ -11,8 +11,8 @@ import httpx
 from gateway.engines import Engines
 from gateway.runtime import CallEnded
 from gateway.settings import Settings
-from gateway.sim.caller import SimulatedCaller
-from gateway.sim.clips import make_clip
+from tests.sim.caller import SimulatedCaller
+from tests.sim.clips import make_clip
 
 
 async def test_bad_frames_are_counted_and_the_call_goes_on(

@@ -14,15 +14,16 @@ import pytest
 
 from gateway.engines import Engines
 from gateway.llm.base import ChatMessage
+from gateway.scheduling import Job
 from gateway.settings import Settings
-from gateway.sim.abuse import RawCall
-from gateway.sim.caller import SimulatedCaller
-from gateway.sim.clips import make_clip
-from gateway.sim.soak import figures, scrape
 from gateway.stt.base import Transcript
 from gateway.tts.base import PcmChunk
 from tests.conftest import running_gateway, with_changes
 from tests.e2e.calls import EndedCalls
+from tests.sim.abuse import RawCall
+from tests.sim.caller import SimulatedCaller
+from tests.sim.clips import make_clip
+from tests.sim.soak import figures, scrape
 
 
 async def test_a_line_dropped_mid_reply_cancels_everything_and_the_log_says_so(
@@ -63,19 +64,23 @@ class Flaky:
             self.fail_next = False
             raise RuntimeError(f"{self.description} broke")
 
-    async def transcribe(self, samples: npt.NDArray[np.float32], rate_hz: int) -> Transcript:
+    async def transcribe(
+        self, samples: npt.NDArray[np.float32], rate_hz: int, job: Job | None = None
+    ) -> Transcript:
         self._maybe_fail()
-        result: Transcript = await self.inner.transcribe(samples, rate_hz)
+        result: Transcript = await self.inner.transcribe(samples, rate_hz, job)
         return result
 
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+    async def stream(
+        self, messages: Sequence[ChatMessage], job: Job | None = None
+    ) -> AsyncIterator[str]:
         self._maybe_fail()
-        async for token in self.inner.stream(messages):
+        async for token in self.inner.stream(messages, job):
             yield token
 
-    async def synthesize(self, text: str) -> AsyncIterator[PcmChunk]:
+    async def synthesize(self, text: str, job: Job | None = None) -> AsyncIterator[PcmChunk]:
         self._maybe_fail()
-        async for chunk in self.inner.synthesize(text):
+        async for chunk in self.inner.synthesize(text, job):
             yield chunk
 
     def __getattr__(self, name: str) -> Any:
@@ -117,7 +122,9 @@ class StuckChat:
 
     description = "stuck llm"
 
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+    async def stream(
+        self, messages: Sequence[ChatMessage], job: Job | None = None
+    ) -> AsyncIterator[str]:
         await asyncio.Event().wait()
         yield ""  # pragma: no cover - never reached
 

@@ -18,12 +18,12 @@ import pytest
 from gateway.engines import Engines, load_engines_sync
 from gateway.metrics import STAGES, read_turn_log
 from gateway.settings import Settings
-from gateway.sim.backends import BackendServer
-from gateway.sim.caller import SimulatedCaller, TurnResult
-from gateway.sim.clips import CallerClip, make_clip
 from tests.conftest import running_gateway, with_changes
 from tests.e2e.test_phone_turn import UTTERANCE, transcribe_mulaw, words
 from tests.servers import remote_stage
+from tests.sim.backends import BackendServer
+from tests.sim.caller import SimulatedCaller, TurnResult
+from tests.sim.clips import CallerClip, make_clip
 
 SHORT_REPLY: dict[str, Any] = {"max_reply_tokens": 30}
 """A sentence or two: each turn waits until the caller has heard all of the reply."""

@@ -12,9 +12,9 @@ from typing import Any
 
 from gateway.engines import Engines
 from gateway.settings import Settings
-from gateway.sim.clips import make_clip
-from gateway.sim.soak import SoakPlan, run_soak
 from tests.e2e.calls import EndedCalls
+from tests.sim.clips import make_clip
+from tests.sim.soak import SoakPlan, run_soak
 
 PLAN = SoakPlan(sequential=10, rounds=2, concurrent=3)
 # Bounds, start to end. A leak of one task, thread or socket per call would exceed them (16

@@ -30,11 +30,11 @@ from gateway.http_api import BackendError
 from gateway.llm.base import ChatMessage, ChatModel
 from gateway.pipeline.phrases import PhraseCache
 from gateway.settings import ConfigError, Settings
-from gateway.sim.backends import BackendServer, free_port
-from gateway.sim.clips import speech_8k
 from gateway.tts.base import PcmChunk
 from tests.conftest import with_changes
 from tests.servers import LLM_KEY, remote_stage
+from tests.sim.backends import BackendServer, free_port
+from tests.sim.clips import speech_8k
 
 PROMPT = [
     ChatMessage("system", "You are a helpful assistant. Answer briefly."),

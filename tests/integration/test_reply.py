@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import numpy as np
 
 from gateway.engines import Engines
-from gateway.metrics import TurnRecord
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.playout import Playout
 from gateway.pipeline.reply import Reply, ReplyStages
-from gateway.pipeline.sources import CallerAudio
+from gateway.pipeline.sources import CallerAudio, CallerText
 from gateway.settings import Settings
-from gateway.sim.clips import speech_8k
 from gateway.twilio.messages import OutboundMark, OutboundMedia, OutboundMessage
+from tests.sim.clips import speech_8k
+from tests.sim.load import HeldEngines
 
 
 def make_reply(
@@ -39,7 +40,8 @@ def make_reply(
         stages=stages,
         conversation=conversation,
         playout=playout,
-        record=TurnRecord(call_sid="CA1", turn=0, speculative=False),
+        call_sid="CA1",
+        speculative=False,
         on_transcript=lambda _reply, _transcript: None,
     )
     return reply, conversation
@@ -75,3 +77,40 @@ async def test_draft_commits_after_its_audio_is_ready(engines: Engines, settings
     await asyncio.wait_for(task, timeout=60)
     assert [m.role for m in conversation.messages] == ["user", "assistant"]
     assert any(isinstance(m, OutboundMedia) for m in sent)
+
+
+async def test_a_draft_cancelled_while_queued_never_reaches_the_llm(
+    engines: Engines, settings: Settings
+) -> None:
+    conversation = Conversation(settings.llm.system_prompt, settings.llm.max_history_messages)
+    stages = ReplyStages(
+        transcriber=engines.transcriber,
+        chat=engines.chat,
+        synthesizer=engines.synthesizer,
+        apology_frames=[],
+        first_clause_min_words=4,
+    )
+
+    async def send(_message: OutboundMessage) -> None:
+        pass
+
+    stats = engines.gate_stats
+    refused_before = stats.refused.get("llm", 0)
+    async with HeldEngines(engines) as load:  # another call's work has the cores
+        draft = Reply(
+            source=CallerText("The caller pressed 4 2 on the keypad."),
+            stages=stages,
+            conversation=conversation,
+            playout=Playout(send, "MZ1", lead_ms=400),
+            call_sid="CA1",
+            speculative=True,
+        )
+        task = asyncio.create_task(draft.run())
+        await load.waiting(1)  # the draft's first LLM step (its prompt) is queued
+        draft.task = task
+        draft.cancel()  # the caller went on
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+    assert draft.job.steps == {}, "the cancelled draft ran a model step"
+    assert stats.refused.get("llm", 0) == refused_before + 1
+    assert conversation.messages == []

@@ -14,11 +14,12 @@ from gateway.llm.base import ChatMessage
 from gateway.llm.local import LlamaChat
 from gateway.pipeline.listener import Listener
 from gateway.pipeline.speech import FrameEncoder
+from gateway.scheduling import ComputeGate
 from gateway.settings import Settings
-from gateway.sim.caller import SILENT_FRAME
-from gateway.sim.clips import make_clip, speech_8k
 from gateway.stt.local import WhisperTranscriber
 from gateway.vad.silero import SileroStream
+from tests.sim.caller import SILENT_FRAME
+from tests.sim.clips import make_clip, speech_8k
 
 PROMPT = [
     ChatMessage("system", "You are a helpful assistant. Answer briefly."),
@@ -57,7 +58,9 @@ async def collect(stream: object) -> str:
 
 async def test_llm_serves_concurrent_calls_without_mixing_tokens(engines: Engines) -> None:
     assert isinstance(engines.chat, LlamaChat)
-    greedy = LlamaChat(engines.chat._llm, "greedy", max_tokens=24, temperature=0.0)
+    greedy = LlamaChat(
+        engines.chat._pool._contexts, "greedy", 24, 0.0, gate=ComputeGate("test"), workers=4
+    )
     other = [PROMPT[0], ChatMessage("user", "Name three colours.")]
     expected = [await collect(greedy.stream(PROMPT)), await collect(greedy.stream(other))]
     replies = await asyncio.gather(
@@ -73,8 +76,8 @@ async def test_cancelled_stream_releases_the_model(engines: Engines) -> None:
     first = await anext(stream)  # type: ignore[call-overload]
     assert first
     await stream.aclose()  # type: ignore[attr-defined]
-    # The lock was released: a new generation runs to the end (sampled, so not checked for
-    # its content).
+    # The context and the gate were released: a new generation runs to the end (sampled, so
+    # not checked for its content).
     reply = await asyncio.wait_for(collect(engines.chat.stream(PROMPT)), timeout=30)
     assert reply.strip()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.pipeline.caller_line import MAX_HOLD_S, CallerLine
+from gateway.pipeline.caller_line import MAX_HOLD_S, CallerLine, RejoinPolicy
 
 
 class Line:
@@ -54,3 +54,35 @@ def test_quiet_since_counts_sounds_after_the_time_only() -> None:
     caller = caller_line(line)
     assert caller.quiet_since(1.5)
     assert not caller.quiet_since(1.0)
+
+
+def rejoining_line(line: Line) -> CallerLine:
+    policy = RejoinPolicy(enabled=True, within_ms=1500, max_carry_ms=12_000)
+    return CallerLine(line.last_sound_at, line.clock, line.sleep, rejoin=policy)
+
+
+def test_speech_soon_after_the_turn_rejoins_it() -> None:
+    line = Line([])
+    line.now = 10.7
+    assert rejoining_line(line).rejoins(10.0, cut_at_max_length=False, carried_ms=3000)
+
+
+def test_speech_after_a_long_silence_is_a_turn_of_its_own() -> None:
+    line = Line([])
+    line.now = 12.0  # "hello?" two seconds into a late answer's silence
+    assert not rejoining_line(line).rejoins(10.0, cut_at_max_length=False, carried_ms=3000)
+
+
+def test_a_turn_cut_at_its_maximum_length_is_never_rejoined() -> None:
+    line = Line([])
+    line.now = 10.1
+    assert not rejoining_line(line).rejoins(10.0, cut_at_max_length=True, carried_ms=3000)
+
+
+def test_carried_audio_is_capped() -> None:
+    line = Line([])
+    line.now = 10.1
+    assert not rejoining_line(line).rejoins(10.0, cut_at_max_length=False, carried_ms=12_020)
+    assert not CallerLine(
+        line.last_sound_at, line.clock, rejoin=RejoinPolicy(enabled=False)
+    ).rejoins(10.0, cut_at_max_length=False, carried_ms=0)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.tts.sentences import SentenceSplitter
+from gateway.tts.sentences import SentenceSplitter, count_words
 
 
 def split(text: str, first_clause_min_words: int = 0, token_size: int = 3) -> list[str]:
@@ -70,3 +70,129 @@ def test_overlong_sentence_is_cut_at_a_space() -> None:
 def test_nothing_is_lost_or_reordered(text: str, token_size: int) -> None:
     parts = split(text, first_clause_min_words=3, token_size=token_size)
     assert "".join(text.split()) == "".join("".join(parts).split())
+
+
+# -- Korean, Japanese and Chinese replies, streamed as a tokenizer would --------------------------
+
+UNEVEN = (1, 4, 2, 7, 3, 1, 5, 2)
+
+
+def stream(
+    text: str, sizes: tuple[int, ...] = UNEVEN, first_clause_min_words: int = 0
+) -> list[str]:
+    """Feed ``text`` in chunks of these sizes in turn: mid-word, mid-ending, mark apart."""
+    splitter = SentenceSplitter(first_clause_min_words)
+    out: list[str] = []
+    i = 0
+    for n in range(len(text)):
+        if i >= len(text):
+            break
+        size = sizes[n % len(sizes)]
+        out += splitter.push(text[i : i + size])
+        i += size
+    return out + splitter.flush()
+
+
+def test_tokens_that_split_hangul_words_mid_ending() -> None:
+    splitter = SentenceSplitter(0)
+    out: list[str] = []
+    for token in ["네", ", 알", "겠습", "니다", ".주", "문 번", "호를 알려", "주세", "요", "."]:
+        out += splitter.push(token)
+    assert out == ["네, 알겠습니다."]
+    assert splitter.flush() == ["주문 번호를 알려주세요."]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("네, 알겠습니다.주문 번호를 알려주세요.", ["네, 알겠습니다.", "주문 번호를 알려주세요."]),
+        (
+            "고객님, 확인해 보겠습니다. 잠시만 기다려 주세요!혹시 다른 문의는 없으신가요?",
+            ["고객님, 확인해 보겠습니다.", "잠시만 기다려 주세요!", "혹시 다른 문의는 없으신가요?"],
+        ),
+        # any Hangul before the mark, not only 요/다
+        ("네.확인했습니다.", ["네.", "확인했습니다."]),
+        ("그래.알았어.", ["그래.", "알았어."]),
+        (
+            "주문 번호는 1234번입니다.3일 안에 도착해요.",
+            ["주문 번호는 1234번입니다.", "3일 안에 도착해요."],
+        ),
+        ("알겠습니다。주문 번호를 알려주세요。", ["알겠습니다。", "주문 번호를 알려주세요。"]),
+        ("정말요?네!좋아요…그럼요.", ["정말요?", "네!", "좋아요…", "그럼요."]),
+        ('"네."라고 하셨죠? 맞습니다.', ['"네."라고 하셨죠?', "맞습니다."]),  # a quote, not an end
+        (
+            "かしこまりました。ご注文番号を教えてください。",
+            ["かしこまりました。", "ご注文番号を教えてください。"],
+        ),
+        ("はい？少々お待ちください！", ["はい？", "少々お待ちください！"]),
+        ("好的。请告诉我您的订单号。谢谢！", ["好的。", "请告诉我您的订单号。", "谢谢！"]),
+        ("好的.请稍等.", ["好的.", "请稍等."]),
+        ("버전 3.5를 쓰세요. 감사합니다.", ["버전 3.5를 쓰세요.", "감사합니다."]),
+    ],
+)
+def test_korean_japanese_chinese_in_uneven_chunks(text: str, expected: list[str]) -> None:
+    assert stream(text) == expected
+    for size in range(1, 8):
+        assert split(text, token_size=size) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", 0),
+        ("Sure, I can help", 4),
+        ("주문 번호를 알려주세요", 3),  # Korean: eojeol, separated by spaces
+        ("고객님께서 어제 주문하신 상품은", 4),
+        ("ご注文番号", 3),  # Japanese and Chinese: two characters a word, rounded up
+        ("お電話ありがとうございます", 7),
+        ("您好", 1),
+        ("iPhoneを買いたい", 4),  # a run of Latin letters among them is one more
+        ("予約を 2 名で", 4),
+    ],
+)
+def test_count_words_in_any_script(text: str, words: int) -> None:
+    assert count_words(text) == words
+
+
+def test_korean_first_clause_counts_eojeol() -> None:
+    text = "고객님께서 어제 주문하신 상품은, 내일 오전에 도착할 예정입니다. 감사합니다."
+    assert stream(text, first_clause_min_words=4) == [
+        "고객님께서 어제 주문하신 상품은,",
+        "내일 오전에 도착할 예정입니다.",
+        "감사합니다.",
+    ]
+    short = "네, 고객님 주문하신 상품은 내일 도착합니다."
+    assert stream(short, first_clause_min_words=4) == [short]
+
+
+def test_japanese_and_chinese_first_clause_counts_characters() -> None:
+    text = "お電話ありがとうございます、ご用件をお伺いします。"
+    assert stream(text, first_clause_min_words=4) == [
+        "お電話ありがとうございます、",
+        "ご用件をお伺いします。",
+    ]
+    short = "はい、かしこまりました。"
+    assert stream(short, first_clause_min_words=4) == [short]
+    assert stream("您好，欢迎致电客服中心，请问有什么可以帮您？", first_clause_min_words=4) == [
+        "您好，欢迎致电客服中心，",
+        "请问有什么可以帮您？",
+    ]
+
+
+KOREAN_PIECES = [
+    "네", "알겠", "습니다", "주문", " ", "번호를", "요", "다", "까", ".", "?", "!", "。", ",",
+    "、", "，", "1", "3.5", "ご注文", "です", "好的", '"', "…",
+]  # fmt: skip
+
+
+@given(
+    st.lists(st.sampled_from(KOREAN_PIECES), max_size=60).map("".join),
+    st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=8).map(tuple),
+    st.integers(min_value=0, max_value=4),
+)
+def test_cjk_sentences_do_not_depend_on_token_boundaries(
+    text: str, sizes: tuple[int, ...], min_words: int
+) -> None:
+    whole = SentenceSplitter(min_words)
+    expected = whole.push(text) + whole.flush()
+    assert stream(text, sizes, min_words) == expected

@@ -128,3 +128,14 @@ def test_twiml_connects_stream_with_parameters() -> None:
 )
 def test_public_url_wins_over_host(public_url: str, expected: str) -> None:
     assert twiml.stream_url(public_url, "internal:8080") == expected
+
+
+def test_busy_twiml_says_the_message_escaped_and_hangs_up() -> None:
+    document = ET.fromstring(twiml.say_and_hang_up("Busy <now> & later"))
+    assert [child.tag for child in document] == ["Say", "Hangup"]
+    assert document.findtext("./Say") == "Busy <now> & later"
+
+
+def test_reject_twiml_gives_a_busy_tone() -> None:
+    reject = ET.fromstring(twiml.reject_busy()).find("./Reject")
+    assert reject is not None and reject.get("reason") == "busy"

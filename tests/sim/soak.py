@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.sim.caller import SimulatedCaller
+from tests.sim.caller import SimulatedCaller
 
 MB = 1024 * 1024
 

@@ -1,6 +1,6 @@
 """Clients that misbehave on the media socket: bad frames, floods, hang-ups, a deaf reader.
 
-The well-behaved caller is :class:`gateway.sim.caller.SimulatedCaller`; these are the things a
+The well-behaved caller is :class:`tests.sim.caller.SimulatedCaller`; these are the things a
 broken or hostile client (or a bad network) does to the gateway, over a real WebSocket.
 """
 

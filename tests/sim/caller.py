@@ -91,6 +91,8 @@ class SimulatedCaller:
         self._marks_changed = asyncio.Event()
         self._echoer: asyncio.Task[None] | None = None
         self.other_events: list[dict[str, Any]] = []
+        self.foreign: list[dict[str, Any]] = []
+        """Outbound messages addressed to another stream (another call's audio crossing over)."""
         self.timeline: list[tuple[float, str, str]] = []
         """Every outbound message as (received at, event, mark name or "")."""
         self.clears: asyncio.Queue[float] = asyncio.Queue()
@@ -171,6 +173,8 @@ class SimulatedCaller:
             event = message.get("event")
             name = message["mark"]["name"] if event == "mark" else ""
             self.timeline.append((now, str(event), name))
+            if message.get("streamSid") != self.stream_sid:
+                self.foreign.append(message)
             if event == "media":
                 payload = base64.b64decode(message["media"]["payload"])
                 self._media.put_nowait(Received(now, payload))
@@ -272,3 +276,16 @@ class SimulatedCaller:
             result.marks.append(await self.wait_for_mark("turn", reply_timeout_s))
         result.reply = self.drain_media()
         return result
+
+    @property
+    def played_until(self) -> float:
+        """When the reply audio received so far will have finished playing (clock seconds); in
+        the past when nothing is playing. A caller who waits "until they hear something" counts
+        from here."""
+        return self._played_until
+
+    @property
+    def close_code(self) -> int | None:
+        """The WebSocket close code once the socket has closed (None while it is open)."""
+        code: int | None = None if self._socket is None else self._socket.close_code
+        return code

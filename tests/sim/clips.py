@@ -1,4 +1,5 @@
-"""Caller utterances synthesized with Piper, as 8 kHz mu-law with known voiced boundaries."""
+"""Caller utterances synthesized with Piper (or, in other languages, espeak-ng), as 8 kHz mu-law
+with known voiced boundaries."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from gateway.audio import mulaw
 from gateway.audio.frames import FRAME_BYTES, SAMPLE_RATE_HZ
 from gateway.audio.resample import resample
 from gateway.tts.base import Synthesizer
+from tests.sim import espeak
 
 VOICED_LEVEL = 0.02
 """Peak amplitude (of full scale) over a 20 ms frame above which the frame counts as voiced."""
@@ -82,4 +84,12 @@ async def make_clip(
         pieces.append(trim(audio))
         pieces.append(np.zeros(pause_ms * SAMPLE_RATE_HZ // 1000, dtype=np.float32))
     pcm = trim(np.concatenate(pieces))
+    return CallerClip(text, mulaw.encode((pcm * 32767).astype(np.int16)))
+
+
+async def espeak_clip(text: str, voice: str, words_per_minute: int = 150) -> CallerClip:
+    """``text`` spoken by espeak-ng's ``voice`` ("ko", "ja"): a caller in a language the Piper
+    voice does not speak. :func:`tests.sim.espeak.unavailable` says when it cannot be made."""
+    audio, rate = await espeak.speak(text, voice, words_per_minute)
+    pcm = np.clip(trim(resample(audio, rate, SAMPLE_RATE_HZ)), -1.0, 1.0)
     return CallerClip(text, mulaw.encode((pcm * 32767).astype(np.int16)))

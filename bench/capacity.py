@@ -446,6 +446,7 @@ async def start_gateway(
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "serve", "--port", str(port), "--config", str(config),
         env=env, stdout=subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        cwd=tree,  # `-m` puts the working directory first on the path
     )  # fmt: skip
     assert process.stderr is not None
     output: list[str] = []

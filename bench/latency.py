@@ -88,9 +88,11 @@ async def start_gateway(
     env = {**os.environ, **env_overrides, "VOICEGW_METRICS__TURN_LOG_PATH": str(turn_log)}
     if tree != ROOT:
         env["PYTHONPATH"] = str(tree)  # ahead of the editable install: that tree's gateway
+    if "class LogSettings" in (tree / "gateway" / "settings.py").read_text():
+        env["VOICEGW_LOG__TRANSCRIPTS"] = "full"  # the bench reads what was heard
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "serve", "--port", str(port),
-        "--config", str(tree / "config.toml"),
+        "--config", str(tree / "config.toml"), cwd=tree,  # `-m` puts the cwd first on the path
         env=env, stdout=subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert process.stderr is not None

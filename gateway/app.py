@@ -24,7 +24,8 @@ def create_app(
     a second) before serving, so the first call is greeted at once; otherwise the engines load in
     the background after start-up, and /readyz answers 503 until they have. At shutdown the app
     closes the engines' connection pools if it loaded them, or ``owns_engines``."""
-    gateway = Gateway(settings, GatewayMetrics(settings.metrics.turn_log_path), engines)
+    turn_metrics = GatewayMetrics(settings.metrics.turn_log_path, settings.log.transcripts)
+    gateway = Gateway(settings, turn_metrics, engines)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

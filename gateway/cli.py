@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import signal
 import socket
+import time
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from gateway.settings import ConfigError, Settings, load_settings
 
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+    from gateway.admission import Admission
+
 app = typer.Typer(help="voicegw: a real-time voice gateway for Twilio Media Streams.")
 models_app = typer.Typer(help="Embedded default models: materialise, verify, list.")
 app.add_typer(models_app, name="models")
 console = Console(stderr=True)
+log = logging.getLogger("voicegw")
 
 ConfigOption = Annotated[
     Path | None,
@@ -63,10 +74,16 @@ def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Bind address (server.host)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (server.port)")] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Serve on a public address without a Twilio auth token (server.insecure)",
+        ),
+    ] = False,
 ) -> None:
     """Load the models and serve the Twilio webhook, media socket, health and metrics."""
     import msgspec
-    import uvicorn
 
     from gateway.app import create_app
     from gateway.engines import embedded_models, load_engines_sync
@@ -79,6 +96,7 @@ def serve(
         port=port if port is not None else settings.server.port,
     )
     settings = msgspec.structs.replace(settings, server=server)
+    _refuse_unsigned_exposure(settings, insecure or server.insecure)
     configure_logging(settings.server.log_level)
     _fetch(settings, embedded_models(settings))
     try:
@@ -94,17 +112,101 @@ def serve(
         f"voicegw listening on http://{server.host}:{server.port} "
         f"(Twilio webhook POST /twilio/voice, media socket /twilio/media)"
     )
-    uvicorn_config = uvicorn.Config(
-        application,
-        log_level="warning",
-        ws="websockets-sansio",
-        # A client that never reads would otherwise hold shutdown open forever.
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    gateway = application.state.gateway
+    draining = DrainingServer(
+        uvicorn_config(application), gateway.admission, server.drain_timeout_s
     )
-    uvicorn.Server(uvicorn_config).run(sockets=[listener])
+    draining.run(sockets=[listener])
 
 
 SHUTDOWN_GRACE_S = 5
+
+
+def uvicorn_config(application: Litestar) -> uvicorn.Config:
+    from gateway.twilio.codec import MAX_MESSAGE_BYTES
+
+    return uvicorn.Config(
+        application,
+        log_level="warning",
+        ws="websockets-sansio",
+        # Twilio's frames are a few hundred bytes: a larger one is refused (1009) by the server
+        # before it is read whole, rather than uvicorn's default of 16 MiB being buffered.
+        ws_max_size=MAX_MESSAGE_BYTES,
+        # A client that never reads would otherwise hold shutdown open forever.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and "localhost"; a name, "" and 0.0.0.0 are not."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_unsigned_exposure(settings: Settings, insecure: bool) -> None:
+    """Without the auth token no signature is checked: on a public address anyone could place
+    calls (and spend the models' time). Refused unless the operator says so, every time."""
+    host, token_env = settings.server.host, settings.twilio.auth_token_env
+    if is_loopback(host) or os.environ.get(token_env):
+        return
+    if not insecure:
+        console.print(
+            f"[red]refusing to serve on {host or '*'}:[/red] {token_env} is not set, so Twilio "
+            "signatures would not be checked and anyone who finds the address could place calls. "
+            f"Set {token_env} (twilio.auth_token_env) to the account's auth token, or serve on "
+            "127.0.0.1, or pass --insecure (server.insecure = true) to accept unsigned calls."
+        )
+        raise typer.Exit(2)
+    console.print(
+        f"[bold red]INSECURE: serving on {host or '*'} without {token_env}: Twilio signatures "
+        "are not checked, anyone who finds the address can place calls.[/bold red]"
+    )
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's own shutdown closes every WebSocket at once (1012), mid-sentence. The first
+    SIGTERM (or Ctrl-C) drains instead: no new calls (the webhook's busy answer, /readyz 503,
+    new sockets 1013), the calls in progress go on until they end or ``drain_timeout_s`` has
+    passed, then uvicorn shuts down as usual. A second signal shuts down at once."""
+
+    def __init__(self, config: uvicorn.Config, admission: Admission, drain_timeout_s: float):
+        super().__init__(config)
+        self._admission = admission
+        self._drain_timeout_s = drain_timeout_s
+        self._drain_until: float | None = None
+        self._drain_signal = signal.SIGTERM
+        self._drain_logged = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain_until is not None or self._drain_timeout_s <= 0:
+            super().handle_exit(sig, frame)
+            return
+        # In a signal handler: only flags here; the main loop's tick does the rest.
+        self._admission.draining = True
+        self._drain_signal = signal.Signals(sig)
+        self._drain_until = time.monotonic() + self._drain_timeout_s
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._drain_until is not None and not self.should_exit:
+            live = self._admission.live
+            if not self._drain_logged:
+                self._drain_logged = True
+                log.warning(
+                    "%s: draining, %d calls in progress (up to %g s)",
+                    self._drain_signal.name,
+                    live,
+                    self._drain_timeout_s,
+                )
+            if live == 0 or time.monotonic() >= self._drain_until:
+                if live:
+                    log.warning("drain timeout: ending %d calls", live)
+                super().handle_exit(self._drain_signal, None)
+        should_exit: bool = await super().on_tick(counter)
+        return should_exit
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -6,12 +6,16 @@ every stage on the CPU, one of its own for each stage on a GPU."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.devices import Resolved, llama_device, onnx_device, whisper_device
 from gateway.http_api import ApiClient
+from gateway.languages import languages
 from gateway.llm.base import ChatModel
 from gateway.llm.local import LlamaChat
 from gateway.llm.openai import OpenAIChat
@@ -32,8 +36,11 @@ from models.manifest import load_manifest
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
 
+log = logging.getLogger("voicegw")
 EMBEDDED = "embedded:"
 VAD_MODEL = "silero-vad"
+DEFAULT_TTS_VOICE = "embedded:joe-medium"
+"""The embedded voice (English)."""
 
 
 @dataclass
@@ -47,18 +54,25 @@ class Engines:
     """The local stages' gates (for /metrics: who is waiting)."""
     gate_stats: GateStats
     """Model steps run, and steps of cancelled jobs refused, by stage (for /metrics)."""
+    voices: dict[str, Synthesizer] = field(default_factory=dict)
+    """The voices of ``[languages.<code>] tts_voice``, each loaded once, by that spec."""
+
+    def voice(self, key: str) -> Synthesizer:
+        """The voice named by a ``tts_voice`` spec; the default voice for ``DEFAULT_VOICE``."""
+        return self.voices.get(key, self.synthesizer) if key else self.synthesizer
 
     def describe(self) -> list[str]:
         return [
             f"stt: {self.transcriber.description}",
             f"llm: {self.chat.description}",
             f"tts: {self.synthesizer.description}",
+            *(f"tts {spec}: {voice.description}" for spec, voice in self.voices.items()),
             "vad: silero-vad on cpu",
         ]
 
     async def aclose(self) -> None:
         """Close the remote stages' connection pools (local stages hold none)."""
-        for stage in (self.transcriber, self.chat, self.synthesizer):
+        for stage in (self.transcriber, self.chat, self.synthesizer, *self.voices.values()):
             await close_stage(stage)
 
 
@@ -75,6 +89,7 @@ def embedded_models(settings: Settings) -> list[str]:
         settings.stt.model if settings.stt.backend == "local" else "",
         settings.llm.model if settings.llm.backend == "local" else "",
         settings.tts.voice if settings.tts.backend == "local" else settings.tts.fallback_voice,
+        *(language_voices(settings) if settings.tts.backend == "local" else {}),
     ]
     return [VAD_MODEL, *(s.removeprefix(EMBEDDED) for s in specs if s.startswith(EMBEDDED))]
 
@@ -105,18 +120,16 @@ class Gates:
 
     def __init__(self) -> None:
         self.stats = GateStats()
-        self._cpu: ComputeGate | None = None
+        self._gates: dict[str, ComputeGate] = {}
         self.all: list[ComputeGate] = []
 
     def for_device(self, stage: str, device: Resolved) -> Gate:
-        if device == "cpu":
-            if self._cpu is None:
-                self._cpu = ComputeGate("cpu", self.stats)
-                self.all.append(self._cpu)
-            return self._cpu
-        gate = ComputeGate(f"{stage}-{device}", self.stats)
-        self.all.append(gate)
-        return gate
+        """One gate for the CPU; on a GPU one per stage (a stage's voices share it)."""
+        name = "cpu" if device == "cpu" else f"{stage}-{device}"
+        if name not in self._gates:
+            self._gates[name] = ComputeGate(name, self.stats)
+            self.all.append(self._gates[name])
+        return self._gates[name]
 
 
 def stage_workers(settings: Settings) -> int:
@@ -145,6 +158,7 @@ def load_transcriber(
         gate=gates.for_device("stt", device),
         workers=stage_workers(settings),
         label=label,
+        detect_among=stt.detect_languages,
     )
 
 
@@ -172,14 +186,23 @@ def load_chat(
 
 
 def load_piper(
-    settings: Settings, key: str, cache: Path, progress: Progress, gates: Gates | None = None
+    settings: Settings,
+    key: str,
+    cache: Path,
+    progress: Progress,
+    gates: Gates | None = None,
+    *,
+    spec: str | None = None,
 ) -> PiperSynthesizer:
-    """The Piper voice named by ``tts.<key>`` (``voice``, or ``fallback_voice``)."""
+    """The Piper voice named by ``tts.<key>`` (``voice``, or ``fallback_voice``), or by ``spec``
+    (then ``key`` is the dotted key that named it, for errors)."""
     gates = gates or Gates()
-    source, label = _resolve(f"tts.{key}", getattr(settings.tts, key), cache, progress)
+    key = key if spec is not None else f"tts.{key}"
+    spec = spec if spec is not None else getattr(settings.tts, key.removeprefix("tts."))
+    source, label = _resolve(key, spec, cache, progress)
     device = onnx_device(settings.tts.device)
     return PiperSynthesizer.load(
-        _first_file(source, ".onnx", f"tts.{key}"),
+        _first_file(source, ".onnx", key),
         device,
         settings.tts.length_scale,
         label,
@@ -189,19 +212,57 @@ def load_piper(
 
 
 def load_synthesizer(
-    settings: Settings, cache: Path, progress: Progress, gates: Gates | None = None
+    settings: Settings,
+    cache: Path,
+    progress: Progress,
+    gates: Gates | None = None,
+    *,
+    voice: str | None = None,
+    key: str = "tts.voice",
 ) -> Synthesizer:
+    """The ``tts.voice``, or the voice ``voice`` names (a language's ``tts_voice``, at ``key``)."""
     tts = settings.tts
     if tts.backend == "local":
-        return load_piper(settings, "voice", cache, progress, gates)
+        if voice is None:
+            return load_piper(settings, "voice", cache, progress, gates)
+        return load_piper(settings, key, cache, progress, gates, spec=voice)
     return OpenAISynthesizer(
         ApiClient("tts", tts),
         model=tts.model,
-        voice=tts.voice,
+        voice=tts.voice if voice is None else voice,
         response_format=tts.response_format,
         pcm_sample_rate_hz=tts.pcm_sample_rate_hz,
         speed=1 / tts.length_scale,
     )
+
+
+def language_voices(settings: Settings) -> dict[str, str]:
+    """Each voice the ``[languages]`` tables name (spec -> the first key that names it)."""
+    voices: dict[str, str] = {}
+    for code, table in settings.languages.items():
+        if table.tts_voice:
+            voices.setdefault(table.tts_voice, f"languages.{code}.tts_voice")
+    return voices
+
+
+def load_language_voices(
+    settings: Settings, cache: Path, progress: Progress, gates: Gates
+) -> dict[str, Synthesizer]:
+    """Each language's own voice, loaded once however many languages name it. A language
+    without one is spoken by the default voice: a warning says so."""
+    for code, table in settings.languages.items():
+        if not table.tts_voice and not (code == "en" and settings.tts.voice == DEFAULT_TTS_VOICE):
+            known = languages().get(code)
+            log.warning(
+                "languages.%s has no tts_voice: %s calls are spoken by the default voice (%s)",
+                code,
+                known.name if known else code,
+                settings.tts.voice,
+            )
+    return {
+        spec: load_synthesizer(settings, cache, progress, gates, voice=spec, key=key)
+        for spec, key in language_voices(settings).items()
+    }
 
 
 def phrase_synthesizer(
@@ -210,14 +271,16 @@ def phrase_synthesizer(
     cache: Path,
     progress: Progress,
     gates: Gates | None = None,
+    *,
+    fallback: Callable[[], Synthesizer] | None = None,
 ) -> Synthesizer:
     """What renders the greeting and apology: a remote voice gets the fallback voice behind it,
-    loaded only if the server cannot speak when the phrases are rendered."""
+    loaded only if the server cannot speak when the phrases are rendered (``fallback``: a
+    loader to share between voices)."""
     if settings.tts.backend == "local" or not settings.tts.fallback_voice:
         return synthesizer
-    return FallbackSynthesizer(
-        synthesizer, lambda: load_piper(settings, "fallback_voice", cache, progress, gates)
-    )
+    load = fallback or (lambda: load_piper(settings, "fallback_voice", cache, progress, gates))
+    return FallbackSynthesizer(synthesizer, load)
 
 
 def load_engines_sync(settings: Settings, progress: Progress = lambda _: None) -> Engines:
@@ -228,5 +291,18 @@ def load_engines_sync(settings: Settings, progress: Progress = lambda _: None) -
     synthesizer = load_synthesizer(settings, cache, progress, gates)
     vad_dir, _ = _resolve("vad", EMBEDDED + VAD_MODEL, cache, progress)
     vad_session = load_session(_first_file(vad_dir, ".onnx", "vad"))
-    phrases = PhraseCache(phrase_synthesizer(settings, synthesizer, cache, progress, gates))
-    return Engines(transcriber, chat, synthesizer, vad_session, phrases, gates.all, gates.stats)
+    voices = load_language_voices(settings, cache, progress, gates)
+    # One fallback voice for every remote voice, loaded the first time one of them fails.
+    fallback = functools.cache(
+        lambda: load_piper(settings, "fallback_voice", cache, progress, gates)
+    )
+
+    def for_phrases(voice: Synthesizer) -> Synthesizer:
+        return phrase_synthesizer(settings, voice, cache, progress, gates, fallback=fallback)
+
+    phrases = PhraseCache(
+        for_phrases(synthesizer), {spec: for_phrases(v) for spec, v in voices.items()}
+    )
+    return Engines(
+        transcriber, chat, synthesizer, vad_session, phrases, gates.all, gates.stats, voices
+    )

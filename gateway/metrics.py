@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +36,22 @@ STAGES = (
     "first_media",
     "first_answer_media",
 )
+Transcripts = Literal["full", "redacted", "off"]
+"""``log.transcripts``: what the turn log says of what was said."""
+_TEXT_FIELDS = ("user_text", "reply_text", "heard_text")
+"""What the caller said and heard: their words, and ours, which answer them."""
+
+
+def shown(text: str, transcripts: Transcripts) -> str:
+    """``text`` as the log may show it: whole, as its length only, or not at all."""
+    if transcripts == "full" or not text:
+        return text
+    if transcripts == "off":
+        return ""
+    words = len(text.split())
+    return f"[{words} word{'s' if words != 1 else ''}, {len(text)} chars]"
+
+
 _LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 
@@ -75,6 +92,9 @@ class TurnRecord(msgspec.Struct, kw_only=True):
     """How long the reply's model work waited for the shared engines (other calls' work)
     before its first audio was ready."""
     queue_by_stage_ms: dict[str, int] = msgspec.field(default_factory=dict)
+    language: str = ""
+    """The language the caller's words were transcribed in (Whisper's code; detected with
+    ``stt.language = "auto"``)."""
 
     @property
     def interrupted_after_ms(self) -> int | None:
@@ -97,7 +117,8 @@ class TurnRecord(msgspec.Struct, kw_only=True):
     def voice_to_voice_ms(self) -> int | None:
         return self.offsets_ms()["first_media"]
 
-    def summary(self) -> str:
+    def summary(self, transcripts: Transcripts = "redacted") -> str:
+        """The turn's log line; what was said as ``log.transcripts`` allows."""
         offsets = self.offsets_ms()
         stages = " ".join(
             f"{stage}=+{value}ms" for stage, value in offsets.items() if value is not None
@@ -122,10 +143,19 @@ class TurnRecord(msgspec.Struct, kw_only=True):
             )
         if self.error:
             tail += f" error={self.error!r}"
-        return f"{head} | {stages}{tail} | {self.user_text!r} -> {self.reply_text!r}"
+        if transcripts == "off":
+            return f"{head} | {stages}{tail}"
+        user, reply = (shown(text, transcripts) for text in (self.user_text, self.reply_text))
+        if transcripts == "redacted":
+            return f"{head} | {stages}{tail} | said {user or '-'} -> replied {reply or '-'}"
+        return f"{head} | {stages}{tail} | {user!r} -> {reply!r}"
 
-    def as_json(self) -> bytes:
+    def as_json(self, transcripts: Transcripts = "redacted") -> bytes:
+        """The JSON record: every key always there; what was said as ``log.transcripts``
+        allows (``redacted``: "[5 words, 27 chars]", ``off``: "")."""
         payload = msgspec.structs.asdict(self)
+        for name in _TEXT_FIELDS:
+            payload[name] = shown(payload[name], transcripts)
         payload["offsets_ms"] = self.offsets_ms()
         payload["voice_to_voice_ms"] = self.voice_to_voice_ms
         payload["interrupted_after_ms"] = self.interrupted_after_ms
@@ -140,7 +170,8 @@ def read_turn_log(path: Path) -> list[dict[str, Any]]:
 class GatewayMetrics:
     """Prometheus metrics in a registry of their own (one per app, so tests can build many)."""
 
-    def __init__(self, turn_log_path: str = "") -> None:
+    def __init__(self, turn_log_path: str = "", transcripts: Transcripts = "redacted") -> None:
+        self.transcripts: Transcripts = transcripts
         self.registry = CollectorRegistry()
         self.calls = Counter("voicegw_calls", "Media stream calls started", registry=self.registry)
         self.active_calls = Gauge(
@@ -203,13 +234,18 @@ class GatewayMetrics:
         _register_process_gauges(self.registry)
         self._turn_log = Path(turn_log_path).expanduser() if turn_log_path else None
 
+    def watch_backends(self, stages: Callable[[], Iterable[tuple[str, object]]]) -> None:
+        """Export the remote stages' failures, by stage and reason (read at scrape time from
+        each stage's ``backend_errors``; local stages have none)."""
+        self.registry.register(_BackendErrorCollector(stages))
+
     def watch_engines(self, stats: GateStats, gates: list[ComputeGate]) -> None:
         """Export the engines' scheduling counters (read at scrape time)."""
         self.registry.register(_GateCollector(stats, gates))
 
     def record_turn(self, record: TurnRecord) -> None:
         self.turns.labels(record.outcome).inc()
-        log.info("%s", record.summary())
+        log.info("%s", record.summary(self.transcripts))
         for stage, offset in record.offsets_ms().items():
             if offset is not None:
                 self.stage.labels(stage).observe(max(offset, 0) / 1000)
@@ -220,7 +256,27 @@ class GatewayMetrics:
                 self.queue.labels(stage).observe(waited_ms / 1000)
         if self._turn_log is not None:
             with self._turn_log.open("ab") as handle:
-                handle.write(record.as_json() + b"\n")
+                handle.write(record.as_json(self.transcripts) + b"\n")
+
+
+class _BackendErrorCollector(Collector):
+    def __init__(self, stages: Callable[[], Iterable[tuple[str, object]]]) -> None:
+        self._stages = stages
+
+    def collect(self) -> Any:
+        errors = CounterMetricFamily(
+            "voicegw_backend_errors",
+            "Failures of the remote (OpenAI-compatible) stages, by stage and reason",
+            labels=["stage", "reason"],
+        )
+        totals: dict[tuple[str, str], int] = {}
+        for stage, engine in self._stages():
+            counts: dict[str, int] = getattr(engine, "backend_errors", {})
+            for reason, count in counts.items():
+                totals[stage, reason] = totals.get((stage, reason), 0) + count
+        for (stage, reason), count in sorted(totals.items()):
+            errors.add_metric([stage, reason], count)
+        return [errors]
 
 
 class _GateCollector(Collector):

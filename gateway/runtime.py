@@ -13,7 +13,9 @@ from gateway.engines import Engines, load_engines_sync
 from gateway.llm.base import ChatMessage
 from gateway.memory import release_freed_memory
 from gateway.metrics import GatewayMetrics
+from gateway.pipeline.profiles import all_profiles
 from gateway.settings import Settings
+from gateway.twilio.rejects import RateLimitedLog
 
 log = logging.getLogger("voicegw")
 
@@ -26,6 +28,12 @@ class CallEnded:
     """Tasks of the call still running after the cancellation grace period (should be 0)."""
     history: tuple[ChatMessage, ...] = ()
     """The conversation as the model would see it next: what the caller said and heard."""
+
+
+def _stages(engines: Engines) -> list[tuple[str, object]]:
+    """Every stage by name, the languages' voices too (for the remote stages' error counts)."""
+    main = ("stt", engines.transcriber), ("llm", engines.chat), ("tts", engines.synthesizer)
+    return [*main, *(("tts", voice) for voice in engines.voices.values())]
 
 
 class Gateway:
@@ -42,6 +50,8 @@ class Gateway:
         self.load_error = ""
         self.auth_token = os.environ.get(settings.twilio.auth_token_env, "")
         """Twilio auth token; empty: signatures are not checked (local testing)."""
+        self.signature_log = RateLimitedLog(logging.getLogger("voicegw.twilio"))
+        """Forged or missing signatures: a line a minute at most (each one is counted)."""
         self.call_ended_listeners: list[Callable[[CallEnded], None]] = []
         """Observers of finished calls (tests, soak harnesses)."""
         self.admission = Admission(settings.server.max_calls)
@@ -53,18 +63,22 @@ class Gateway:
         release_freed_memory()
 
     async def load(self) -> None:
-        """Load the engines (unless handed in) and pre-render greeting and apology."""
+        """Load the engines (unless handed in) and pre-render greeting, apology and fillers,
+        in every configured language."""
         try:
             engines = self._handed_in
             if engines is None:
                 engines = await asyncio.to_thread(load_engines_sync, self.settings)
-            call = self.settings.call
-            await engines.phrases.prepare(call.greeting, call.apology, *call.fillers)
+            for profile in all_profiles(self.settings):  # the default, and each language's
+                await engines.phrases.prepare(
+                    profile.greeting, profile.apology, *profile.fillers, voice=profile.voice
+                )
         except Exception as error:
             self.load_error = f"{type(error).__name__}: {error}"
             log.exception("loading models failed")
             raise
         self.engines = engines
         self.metrics.watch_engines(engines.gate_stats, engines.gates)
+        self.metrics.watch_backends(lambda: _stages(engines))
         for line in engines.describe():
             log.info("ready: %s", line)

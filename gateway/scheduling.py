@@ -104,6 +104,12 @@ class ComputeGate:
         with self._cond:
             return len(self._waiting)
 
+    @property
+    def held_for_s(self) -> float:
+        """How long the step on the device now has held it (0.0 while the device is free)."""
+        with self._cond:
+            return time.monotonic() - self._held_since if self._busy else 0.0
+
     def wait_for_waiting(self, count: int, timeout_s: float) -> bool:
         """Block until at least ``count`` steps wait for the device (for tests and benches)."""
         with self._cond:

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from gateway.languages import WHISPER_CODES
+
 ENV_PREFIX = "VOICEGW_"
 Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
 PositiveMs = Annotated[int, Meta(ge=0, le=60_000)]
@@ -47,6 +49,12 @@ class ServerSettings(_Section):
     when_full: Literal["say", "reject"] = "say"
     """At ``max_calls``: ``say`` answers with ``call.busy_message`` and hangs up; ``reject``
     declines the call (TwiML ``<Reject reason="busy"/>``: the caller hears a busy tone)."""
+    insecure: bool = False
+    """Serve on a non-loopback address without a Twilio auth token (signatures unchecked:
+    anyone who finds the address can place calls). Off: ``serve`` refuses to start so."""
+    drain_timeout_s: Annotated[float, Meta(ge=0, le=3600)] = 30.0
+    """On SIGTERM, how long calls in progress may go on (no new ones are taken) before the
+    process exits; a second signal exits at once."""
 
 
 class TwilioSettings(_Section):
@@ -66,6 +74,10 @@ class TwilioSettings(_Section):
     flood_limit_ms: Annotated[int, Meta(ge=0, le=600_000)] = 10_000
     """Dropped audio (less the real time since) past which the caller is flooding: the call is
     closed (1008)."""
+    frame_cost_ms: Annotated[int, Meta(ge=1, le=60_000)] = 100
+    """What every frame that is not audio (a mark echo, a keypad press, a rejected frame) costs
+    of a budget of ``max_audio_ahead_ms`` refilled at real time: 10 a second go on for ever,
+    50 at once; past that they are dropped and count towards ``flood_limit_ms``."""
 
 
 class VadSettings(_Section):
@@ -128,6 +140,9 @@ class _RemoteSection(_Section):
     retries: Annotated[int, Meta(ge=0, le=5)] = 1
     """openai: extra attempts after a connection failure or a 502/503/504 answer, before any of
     the answer was read. A reply that has started streaming is never re-run."""
+    max_response_bytes: Annotated[int, Meta(ge=1024, le=1 << 30)] = 16 << 20
+    """openai: the most one answer may send (16 MiB: some 5 minutes of 24 kHz pcm); past it
+    the turn fails (``voicegw_backend_errors_total{reason="too_large"}``)."""
 
 
 class SttSettings(_RemoteSection):
@@ -144,12 +159,18 @@ class SttSettings(_RemoteSection):
     compute_type: str = "auto"
     """CTranslate2 compute type; ``auto`` is int8 on CPU and float16 on CUDA."""
     language: str = "en"
+    """The language Whisper writes (``"ko"``), or ``"auto"``: detected on each call's first
+    turn and kept for the call."""
+    detect_languages: list[str] = msgspec.field(default_factory=list)
+    """With ``language = "auto"``: the languages detection may pick, e.g. ``["en", "ko"]``;
+    empty: any Whisper writes. Phone audio misleads Whisper's language guess (a synthetic
+    Korean voice reads as Thai to whisper-base): name the languages the line takes. local only."""
     beam_size: Annotated[int, Meta(ge=1, le=10)] = 1
     cpu_threads: Annotated[int, Meta(ge=0, le=256)] = 2
     encoder_window_ms: Annotated[int, Meta(ge=0, le=30_000)] = 8000
     """Encode utterances in a window this short (plus 1 s past the audio) instead of Whisper's
     30 s: about 4x faster on CPU, same accuracy on phone turns. 0: the standard 30 s window.
-    Needs a fixed ``language``."""
+    With ``language = "auto"`` the language is detected in the same window."""
 
 
 class LlmSettings(_RemoteSection):
@@ -162,10 +183,12 @@ class LlmSettings(_RemoteSection):
     device: Device = "auto"
     context_tokens: Annotated[int, Meta(ge=256, le=131_072)] = 2048
     """Per context (each holds one conversation at a time)."""
-    contexts: Annotated[int, Meta(ge=1, le=256)] = 4
-    """llama.cpp contexts, one per call generating at once; each call keeps its conversation's
-    prompt cached in its own. The weights are mapped once; each context costs its KV cache
-    (about 47 MB for the embedded model at 2048 tokens). Replies interleave token by token."""
+    contexts: Annotated[int, Meta(ge=1, le=256)] = 6
+    """llama.cpp contexts: each call keeps its conversation's prompt cached in one of its own
+    (a cold context re-evaluates the whole prompt, seconds on a small CPU). ``server.max_calls``
+    plus a spare or two, for a call whose last generation still holds its context. The weights
+    are mapped once; each context costs its KV cache (about 47 MB for the embedded model at
+    2048 tokens). Replies interleave token by token."""
     threads: Annotated[int, Meta(ge=1, le=256)] = 2
     system_prompt: str = (
         "You are a friendly phone assistant. Answer in one or two short spoken sentences. "
@@ -254,11 +277,43 @@ class CallSettings(_Section):
     """A turn is over but its answer has no audio yet this long after: say a filler first, so
     the caller is not left in silence, unless the line has had any sound since the caller's
     speech ended (they may be going on). 0 disables fillers."""
+    max_call_s: Annotated[float, Meta(gt=0, le=86_400)] = 3600.0
+    """A call is ended (close 1000) after this long, whatever it is doing
+    (``voicegw_calls_dropped_total{reason="max_call_length"}``)."""
+    keypad: str = "The caller pressed {digits} on the keypad."
+    """What the model reads when the caller keys digits (``dtmf.to_conversation``): a template,
+    ``{digits}`` is the digits pressed ("1 2 3")."""
+
+
+class LanguageSettings(_Section):
+    """``[languages.<code>]``: what a call in that language says and hears. Every key is
+    optional; an absent one is the ``[call]`` (or ``llm``) one. A call's language is the one
+    forced for it (the webhook's ``language`` parameter), else ``stt.language``, else (with
+    ``"auto"``) the one Whisper detects on its first turn."""
+
+    greeting: str | None = None
+    apology: str | None = None
+    fillers: list[str] | None = None
+    busy_message: str | None = None
+    keypad: str | None = None
+    system_prompt: str | None = None
+    """The LLM's system prompt for calls in this language."""
+    tts_voice: str | None = None
+    """The voice that speaks this language: with ``tts.backend = "local"`` a Piper ``.onnx``
+    path (or ``embedded:`` name), with ``"openai"`` the server's voice name. Absent: the
+    default ``tts.voice`` (a warning at start-up says so)."""
 
 
 class MetricsSettings(_Section):
     turn_log_path: str = ""
     """When set, every turn's latency record is appended to this file as one JSON line."""
+
+
+class LogSettings(_Section):
+    transcripts: Literal["full", "redacted", "off"] = "redacted"
+    """What the turn log lines and the JSON turn log say of what was said: ``full`` the words,
+    ``redacted`` only their length ("[5 words, 27 chars]"), ``off`` nothing (the JSON keys stay,
+    empty)."""
 
 
 class ModelsSettings(_Section):
@@ -278,9 +333,13 @@ class Settings(_Section):
     dtmf: DtmfSettings = msgspec.field(default_factory=DtmfSettings)
     call: CallSettings = msgspec.field(default_factory=CallSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
+    log: LogSettings = msgspec.field(default_factory=LogSettings)
     models: ModelsSettings = msgspec.field(default_factory=ModelsSettings)
+    languages: dict[str, LanguageSettings] = msgspec.field(default_factory=dict)
+    """Per-language phrases, prompt and voice, by Whisper code: ``[languages.ko]``."""
 
     def __post_init__(self) -> None:
+        _check_languages(self)
         if self.vad.silence_threshold > self.vad.speech_threshold:
             raise ValueError(
                 "vad.silence_threshold must not exceed vad.speech_threshold "
@@ -304,6 +363,26 @@ class Settings(_Section):
                     f"{section}.{name_key}: name the server's {name_key} when "
                     f"{section}.backend = 'openai' (embedded: models are local)"
                 )
+
+
+def _check_languages(settings: Settings) -> None:
+    language = settings.stt.language
+    if language not in ("", "auto") and language not in WHISPER_CODES:
+        raise ValueError(f"stt.language: unknown language {language!r} (a Whisper code or 'auto')")
+    for code in settings.stt.detect_languages:
+        if code not in WHISPER_CODES:
+            raise ValueError(f"stt.detect_languages: unknown language {code!r} (a Whisper code)")
+    templates = {"call.keypad": settings.call.keypad}
+    for code, table in settings.languages.items():
+        if code not in WHISPER_CODES:
+            raise ValueError(f"languages.{code}: unknown language code (Whisper's, e.g. 'ko')")
+        if table.keypad is not None:
+            templates[f"languages.{code}.keypad"] = table.keypad
+    for key, template in templates.items():
+        try:
+            template.format(digits="1 2")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(f"{key}: a template with {{digits}} only ({error!r})") from None
 
 
 _PATH_RE = re.compile(r"`\$\.?([^`]*)`")
@@ -349,6 +428,18 @@ def _merge(base: dict[str, Any], overrides: Mapping[str, Mapping[str, Any]]) -> 
     return merged
 
 
+def _check_language_tables(tables: Mapping[str, Any]) -> None:
+    """Each ``[languages.<code>]`` on its own, so that an error names the language (msgspec
+    writes ``languages[...]``)."""
+    for code, table in tables.items():
+        try:
+            msgspec.convert(table, LanguageSettings)
+        except msgspec.ValidationError as exc:
+            has_key = " - at `$." in str(exc) or _UNKNOWN_RE.search(str(exc))
+            message = _explain(exc)
+            raise ConfigError(f"languages.{code}{'.' if has_key else ': '}{message}") from None
+
+
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read ``path`` (if given), apply ``VOICEGW_*`` overrides, and validate everything."""
     raw: dict[str, Any] = {}
@@ -360,6 +451,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     merged = _merge(raw, _env_overrides(os.environ if environ is None else environ))
+    _check_language_tables(merged.get("languages", {}))
     try:
         return msgspec.convert(merged, Settings)
     except msgspec.ValidationError as exc:

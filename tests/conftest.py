@@ -23,8 +23,9 @@ ServerFactory = Callable[..., Any]
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """The shipped defaults, untouched by the environment of whoever runs the tests."""
-    return load_settings(None, environ={})
+    """The shipped defaults, untouched by the environment of whoever runs the tests, except that
+    the turn log keeps the words (``log.transcripts = "full"``): tests check what was heard."""
+    return with_changes(load_settings(None, environ={}), log={"transcripts": "full"})
 
 
 @pytest.fixture(scope="session")

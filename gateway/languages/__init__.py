@@ -32,6 +32,39 @@ _AS_HANGUL_FINAL = str.maketrans(
 """Hangul consonant letters (ㅂ) to the trailing consonant jamo of a decomposed syllable."""
 
 
+_WHISPER_CODES = (
+    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he "
+    "hi hr ht hu hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne "
+    "nl nn no oc pa pl ps pt ro ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk "
+    "ur uz vi yi yo zh yue"
+)
+WHISPER_CODES = frozenset(_WHISPER_CODES.split(" "))
+"""The languages Whisper writes, by the code ``stt.language`` and ``[languages.<code>]`` take."""
+
+
+def whisper_code(language: str) -> str:
+    """The Whisper code for what a transcriber reports: a code ("ko"), a tag ("ko-KR") or a name
+    ("korean", as OpenAI's API reports it); empty when it names no language Whisper knows."""
+    wanted = normalize(language.strip())
+    primary = re.split(r"[-_]", wanted, maxsplit=1)[0]
+    if primary in WHISPER_CODES:
+        return primary
+    known = find(wanted)
+    if known is not None:
+        return known.code
+    return _WHISPER_NAMES.get(wanted, "")
+
+
+_WHISPER_NAMES = {
+    "english": "en", "korean": "ko", "japanese": "ja", "chinese": "zh", "mandarin": "zh",
+    "cantonese": "yue", "german": "de", "french": "fr", "spanish": "es", "russian": "ru",
+    "italian": "it", "portuguese": "pt", "dutch": "nl", "arabic": "ar", "hindi": "hi",
+    "turkish": "tr", "polish": "pl", "ukrainian": "uk", "vietnamese": "vi", "thai": "th",
+    "indonesian": "id", "swedish": "sv", "greek": "el", "hebrew": "he", "czech": "cs",
+}  # fmt: skip
+"""Language names servers report, beyond the aliases in the language files."""
+
+
 class TurnEndFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     finished_words: list[str] = []
     finished_endings: list[str] = []

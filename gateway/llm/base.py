@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -30,3 +30,12 @@ class ChatModel(Protocol):
     def stream(self, messages: Sequence[ChatMessage], job: Job | None = None) -> AsyncIterator[str]:
         """``job`` orders the work among calls (:mod:`gateway.scheduling`); None: due now."""
         ...
+
+
+@runtime_checkable
+class PreparesPrompts(Protocol):
+    """A chat model with a prompt cache (llama.cpp in process) can evaluate the start of the
+    next prompt ahead, while the caller listens to the answer, so that the next turn only
+    evaluates the caller's new words. Remote models do not offer it."""
+
+    async def prepare(self, messages: Sequence[ChatMessage], job: Job | None = None) -> None: ...

@@ -16,6 +16,7 @@ reply's consumer is busy speaking.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -191,6 +192,25 @@ class LlamaChat:
                 if close is not None:
                     close()
                 context.step = nullcontext
+
+    def _prepare(self, messages: list[dict[str, str]], job: Job) -> None:
+        with self._pool.lease(job) as context:
+            context.step = lambda: self._gate.step(job, "llm")
+            try:
+                # Evaluates the messages (and the assistant header after them); the next
+                # prompt shares all but that header and the new user message.
+                context.llm.create_chat_completion(messages=messages, max_tokens=1)  # type: ignore[arg-type]
+            except JobCancelled:
+                pass  # the caller spoke first: their turn needs the context now
+            finally:
+                context.step = nullcontext
+
+    async def prepare(self, messages: Sequence[ChatMessage], job: Job | None = None) -> None:
+        """Evaluate the start of a call's next prompt into its context, ahead of its turn."""
+        payload = [{"role": m.role, "content": m.content} for m in messages]
+        claim = job or unscheduled()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._prepare, payload, claim)
 
     def stream(self, messages: Sequence[ChatMessage], job: Job | None = None) -> AsyncIterator[str]:
         payload = [{"role": m.role, "content": m.content} for m in messages]

@@ -24,20 +24,27 @@ from typing import Any
 
 from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.engines import Engines
+from gateway.languages import whisper_code
+from gateway.llm.base import PreparesPrompts
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline.caller_line import CallerLine, RejoinPolicy
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.keypad import KeyAction, KeypadEntry
 from gateway.pipeline.listener import BargeIn, CallerEvent, Listener
 from gateway.pipeline.playout import Playout, Send
+from gateway.pipeline.profiles import LanguageProfile, call_language, profile_for
 from gateway.pipeline.reply import Reply, ReplyStages
 from gateway.pipeline.sources import CallerAudio, CallerText, Prepared, Source
+from gateway.scheduling import Job
 from gateway.settings import Settings
 from gateway.stt.base import Transcript
+from gateway.stt.words import has_words
 from gateway.vad.endpointer import DraftDue, SpeechResumed, SpeechStarted, TurnEnded
 from gateway.vad.silero import SileroStream
 
 log = logging.getLogger("voicegw.call")
+PREPARE_DUE_IN_S = 3.0
+"""Preparing the next prompt is due this far ahead, always: after any work a caller waits for."""
 CANCEL_GRACE_S = 2.0
 """How long close() waits for cancelled work; some libraries swallow CancelledError."""
 
@@ -54,32 +61,24 @@ class CallSession:
         call_sid: str,
         hang_up: Callable[[str], None] = lambda _reason: None,
         clock: Callable[[], float] = time.monotonic,
+        language: str = "",
     ) -> None:
+        """``language``: forced for this call (the stream's ``language`` custom parameter), a
+        Whisper code; empty: ``stt.language``, or with ``"auto"`` detected on the first turn."""
         self.call_sid = call_sid
         self._settings = settings
         self._metrics = metrics
         self._hang_up = hang_up
         self._clock = clock
         self._engines = engines
-        self._stages = ReplyStages(
-            transcriber=engines.transcriber,
-            chat=engines.chat,
-            synthesizer=engines.synthesizer,
-            apology_frames=engines.phrases.get(settings.call.apology),
-            first_clause_min_words=settings.tts.first_clause_min_words,
-            cut_marker=settings.barge_in.cut_marker,
-            fillers=tuple(
-                (text, frames)
-                for text in settings.call.fillers
-                if (frames := engines.phrases.get(text))
-            ),
-            filler_after_ms=settings.call.filler_after_ms,
-            quiet_before_answer_ms=settings.turn.quiet_before_answer_ms,
-            stage_timeout_s=settings.call.stage_timeout_ms / 1000,
-        )
+        self.language = call_language(settings, language)
+        """The call's language once known (forced, fixed, or detected): a Whisper code."""
+        self._profile = profile_for(settings, self.language)
+        self._stages_by_language: dict[str, ReplyStages] = {}
+        self._stages = self._stages_of(self._profile)
         self._playout = Playout(send, stream_sid, settings.call.playout_lead_ms, clock)
         self.conversation = Conversation(
-            settings.llm.system_prompt, settings.llm.max_history_messages
+            self._profile.system_prompt, settings.llm.max_history_messages
         )
         self._listener = Listener(SileroStream(engines.vad_session, SAMPLE_RATE_HZ), settings)
         self._caller_line = CallerLine(
@@ -105,15 +104,62 @@ class CallSession:
         been heard (at most one waits)."""
         self._utterance_started_at = 0.0
         self._closing = False
+        self._preparing: tuple[Job, asyncio.Task[object]] | None = None
         self._drafts_discarded = 0
         self._turns = 0
+
+    # -- language ----------------------------------------------------------------------------
+
+    def _stages_of(self, profile: LanguageProfile) -> ReplyStages:
+        """The stages that speak a language: its voice, its apology and fillers (made once)."""
+        stages = self._stages_by_language.get(profile.code)
+        if stages is None:
+            engines, settings, phrases = self._engines, self._settings, self._engines.phrases
+            stages = self._stages_by_language[profile.code] = ReplyStages(
+                transcriber=engines.transcriber,
+                chat=engines.chat,
+                synthesizer=engines.voice(profile.voice),
+                apology_frames=phrases.get(profile.apology, profile.voice),
+                first_clause_min_words=settings.tts.first_clause_min_words,
+                cut_marker=settings.barge_in.cut_marker,
+                fillers=tuple(
+                    (text, frames)
+                    for text in profile.fillers
+                    if (frames := phrases.get(text, profile.voice))
+                ),
+                filler_after_ms=settings.call.filler_after_ms,
+                quiet_before_answer_ms=settings.turn.quiet_before_answer_ms,
+                stage_timeout_s=settings.call.stage_timeout_ms / 1000,
+            )
+        return stages
+
+    def _keep_language(self, language: str) -> None:
+        """The first words of a call in a language not known before (``stt.language = "auto"``):
+        the call keeps it. Later turns are transcribed in it, and it picks the call's voice,
+        phrases and system prompt."""
+        code = whisper_code(language)
+        if not code:
+            return
+        self.language = code
+        self._profile = profile_for(self._settings, code)
+        self._stages = self._stages_of(self._profile)
+        self.conversation.system_prompt = self._profile.system_prompt
+        log.info("call=%s language %s (detected)", self.call_sid, code)
+
+    def _stages_after(self, transcript: Transcript) -> ReplyStages:
+        """The stages that answer a transcript: the call's language's, or, while that is not
+        known, those of the language the words were in."""
+        if self.language is not None:
+            return self._stages
+        return self._stages_of(profile_for(self._settings, whisper_code(transcript.language)))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def greet(self) -> None:
-        frames = self._engines.phrases.get(self._settings.call.greeting)
+        profile = self._profile
+        frames = self._engines.phrases.get(profile.greeting, profile.voice)
         if frames:
-            self._say_prepared([(self._settings.call.greeting, frames)], "greeting")
+            self._say_prepared([(profile.greeting, frames)], "greeting")
 
     async def close(self, reason: str) -> int:
         """Cancel all of the call's work and wait (bounded) for it to stop.
@@ -149,7 +195,7 @@ class CallSession:
         self._playout.on_echo(name, self._clock())
 
     def on_dtmf(self, digit: str) -> None:
-        log.info("call=%s dtmf %s", self.call_sid, digit)
+        log.info("call=%s keypad press", self.call_sid)  # which key is never logged (PINs)
         action = self._keypad.press(digit)
         if self._keypad_timer is not None:
             self._keypad_timer.cancel()
@@ -167,7 +213,7 @@ class CallSession:
         self._submit_keys()
 
     def _submit_keys(self) -> None:
-        text = self._keypad.take()
+        text = self._keypad.take(self._profile.keypad)
         if not text or not self._settings.dtmf.to_conversation:
             return
         reply = self._start_reply(CallerText(text), speculative=False)
@@ -293,7 +339,8 @@ class CallSession:
             if speaking is not None and speaking is not reply and not speaking.task_done:
                 if self._settings.barge_in.enabled:
                     # Too short to pass as a barge-in while the agent talks: "mm", "okay".
-                    log.info("call=%s backchannel %r", self.call_sid, reply.user_text)
+                    words = len(reply.user_text.split())
+                    log.info("call=%s backchannel (%d words)", self.call_sid, words)
                     reply.drop()
                     return
                 self._interrupt(speaking, self._clock())
@@ -355,6 +402,7 @@ class CallSession:
     def _new_reply(
         self, source: Source, *, speculative: bool, due_at: float | None = None
     ) -> Reply:
+        self._stop_preparing()  # every reply starts here: the model is needed for it now
         return Reply(
             source=source,
             stages=self._stages,
@@ -366,6 +414,8 @@ class CallSession:
             on_transcript=self._on_transcript,
             caller=self._caller_line,
             clock=self._clock,
+            language=self.language,
+            stages_for=self._stages_after,
         )
 
     async def _run_reply(self, reply: Reply) -> None:
@@ -376,15 +426,41 @@ class CallSession:
         finally:
             if reply.committed:
                 self._metrics.record_turn(reply.record())
+                self._prepare_next_prompt(reply)
+
+    def _prepare_next_prompt(self, finished: Reply) -> None:
+        """A turn is over and the caller is listening: evaluate the start of the next prompt
+        now, at low priority, so the next turn's model only reads the caller's new words. (When
+        the history window is cut back, that is hundreds of tokens: 2 s on a small CPU.)"""
+        if self._closing or self._draft is not None or self._waiting_turn is not None:
+            return
+        speaking = self._speaking
+        busy = speaking is not None and speaking is not finished and not speaking.task_done
+        if busy or not isinstance(self._engines.chat, PreparesPrompts):
+            return
+        self._stop_preparing()
+        job = Job(call_id=self.call_sid, deadline=lambda: self._clock() + PREPARE_DUE_IN_S)
+        prefix = self.conversation.next_prefix()
+        self._preparing = (job, self._spawn(self._engines.chat.prepare(prefix, job)))
+
+    def _stop_preparing(self) -> None:
+        """The caller's next turn needs the model (and its context) now."""
+        if self._preparing is not None:
+            job, task = self._preparing
+            job.cancel()
+            task.cancel()
+            self._preparing = None
 
     def _on_transcript(self, reply: Reply, transcript: Transcript) -> None:
         if reply.dropped:
             return
+        if self.language is None and transcript.language and has_words(transcript.text):
+            self._keep_language(transcript.language)
         if reply.committed:
             self._settle(reply)
             return
         if reply is not self._draft:
             return
-        language = transcript.language or self._settings.stt.language
+        language = transcript.language or self.language or ""
         for event in self._listener.on_transcript(transcript.text, language):
             self._handle(event, self._clock())

@@ -8,24 +8,49 @@ from gateway.llm.base import ChatMessage
 class Conversation:
     """The prompt is kept stable from turn to turn so llama.cpp's prompt cache stays warm: the
     history window does not slide one message per turn (which would change the prompt's start
-    and force a full re-evaluation every turn) but, once over the limit, drops back to half."""
+    and force a full re-evaluation every turn) but, once over the limit, drops back to half.
+
+    The call keeps no more than twice the window (``messages``, at least 2): however long it goes
+    on, what it holds is bounded, and what is dropped is older than any prompt still uses."""
 
     def __init__(self, system_prompt: str, max_history_messages: int) -> None:
         self._system = ChatMessage("system", system_prompt)
         self._max_history = max_history_messages
         self._window_start = 0
+        self._max_kept = max(2 * max_history_messages, 2)
         self.messages: list[ChatMessage] = []
+
+    @property
+    def system_prompt(self) -> str:
+        return self._system.content
+
+    @system_prompt.setter
+    def system_prompt(self, text: str) -> None:
+        """A call whose language is known only after its first words gets that language's."""
+        self._system = ChatMessage("system", text)
 
     def prompt_for(self, user_text: str) -> list[ChatMessage]:
         """System prompt, recent history, then the new user text (history is not changed)."""
+        return [*self.next_prefix(), ChatMessage("user", user_text)]
+
+    def next_prefix(self) -> list[ChatMessage]:
+        """What the next prompt starts with: the system prompt and the history window (cut back
+        now if it is due), so it can be evaluated ahead while the caller listens."""
         if len(self.messages) - self._window_start > self._max_history:
             self._window_start = len(self.messages) - self._max_history // 2
         recent = self.messages[self._window_start :] if self._max_history else []
-        return [self._system, *recent, ChatMessage("user", user_text)]
+        return [self._system, *recent]
 
     def add_user(self, text: str) -> None:
-        self.messages.append(ChatMessage("user", text))
+        self._add(ChatMessage("user", text))
 
     def add_assistant(self, text: str, *, interrupted: bool = False) -> None:
         if text:
-            self.messages.append(ChatMessage("assistant", text, interrupted))
+            self._add(ChatMessage("assistant", text, interrupted))
+
+    def _add(self, message: ChatMessage) -> None:
+        self.messages.append(message)
+        excess = len(self.messages) - self._max_kept
+        if excess > 0:
+            del self.messages[:excess]
+            self._window_start = max(0, self._window_start - excess)

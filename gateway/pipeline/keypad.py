@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum, auto
 
+SENTENCE = "The caller pressed {digits} on the keypad."
+
 
 class KeyAction(Enum):
     WAIT = auto()
@@ -27,9 +29,11 @@ class KeypadEntry:
         self._digits.append(digit)
         return KeyAction.WAIT
 
-    def take(self) -> str:
-        """The entry as words for the model; empty when no digit was pressed."""
+    def take(self, sentence: str = SENTENCE) -> str:
+        """The entry as words for the model, in ``sentence`` (a template: ``{digits}`` is the
+        digits pressed, "1 2 3"; ``call.keypad``, or the call language's); empty when no digit
+        was pressed."""
         digits, self._digits = self._digits, []
         if not digits:
             return ""
-        return f"The caller pressed {' '.join(digits)} on the keypad."
+        return sentence.format(digits=" ".join(digits))

@@ -41,6 +41,8 @@ class ReplyProgress:
     """Of an interrupted reply: what the caller heard before the cut."""
     queue_ms: dict[str, int] = field(default_factory=dict)
     """Time the reply's model work waited for the shared engines before its first audio."""
+    language: str = ""
+    """The language the caller's words were transcribed in (detected, or the call's)."""
 
     def record(self, call_sid: str) -> TurnRecord:
         heard = self.heard
@@ -71,4 +73,5 @@ class ReplyProgress:
             heard_text=heard.text if heard else "",
             queue_ms=sum(self.queue_ms.values()),
             queue_by_stage_ms=dict(self.queue_ms),
+            language=self.language,
         )

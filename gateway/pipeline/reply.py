@@ -84,14 +84,21 @@ class Reply:
         on_transcript: Callable[[Reply, Transcript], None] = lambda _r, _t: None,
         caller: CallerLine | None = None,
         clock: Callable[[], float] = time.monotonic,
+        language: str | None = None,
+        stages_for: Callable[[Transcript], ReplyStages] | None = None,
     ) -> None:
-        """``due_at``: for a draft, when its turn would be committed (its work's deadline)."""
+        """``due_at``: for a draft, when its turn would be committed (its work's deadline).
+        ``language``: the call's, which the caller's audio is transcribed in (None: detected).
+        ``stages_for``: once the caller's words are known (after ``on_transcript``), the stages
+        that answer them: the voice and phrases of the language they were in."""
         self._source = source
         self._stages = stages
+        self._language = language
+        self._stages_for = stages_for
         self._conversation = conversation
         self._playout = playout
         self.call_sid = call_sid
-        self.progress = ReplyProgress(speculative=speculative)
+        self.progress = ReplyProgress(speculative=speculative, language=language or "")
         self._on_transcript = on_transcript
         self._caller = caller or CallerLine(lambda: float("-inf"), clock)
         self._clock = clock
@@ -268,14 +275,18 @@ class Reply:
                 user_text = text
                 self._heard_caller(text)
             case CallerAudio(samples=samples, sample_rate_hz=rate):
+                transcriber = self._stages.transcriber
                 transcript = await within(
-                    self._stages.transcriber.transcribe(samples, rate, self.job),
+                    transcriber.transcribe(samples, rate, self.job, language=self._language),
                     self._stages.stage_timeout_s,
                     "stt",
                 )
                 user_text = transcript.text
+                self.progress.language = transcript.language or self.progress.language
                 self._heard_caller(user_text)
                 self._on_transcript(self, transcript)
+                if self._stages_for is not None:
+                    self._stages = self._stages_for(transcript)
         if not self.has_words:
             self.progress.outcome = "no_speech"
             return

@@ -12,13 +12,15 @@ from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
 from gateway.pipeline.call import CallSession
+from gateway.pipeline.profiles import call_language, profile_for, requested_language
 from gateway.runtime import CallEnded, Gateway
 from gateway.twilio import signature, twiml
-from gateway.twilio.codec import MalformedMessage, decode_inbound, encode_outbound
+from gateway.twilio.codec import MalformedMessage, Problem, decode_inbound, encode_outbound
 from gateway.twilio.flood import AudioBudget
 from gateway.twilio.messages import (
     Connected,
     Dtmf,
+    InboundMessage,
     Mark,
     Media,
     OutboundMessage,
@@ -50,7 +52,10 @@ def _signed(gateway: Gateway, headers: Any, url: str, params: dict[str, str] | N
     if signature.is_valid(gateway.auth_token, given, url, params):
         return True
     gateway.metrics.bad_messages.labels("bad_signature").inc()
-    log.warning("rejected a request to %s with a missing or wrong X-Twilio-Signature", url)
+    # The URL holds the client's Host header: a cut repr, and a line a minute, not one a request.
+    gateway.signature_log.warning(
+        "rejected a request to %s with a missing or wrong X-Twilio-Signature", repr(url[:100])
+    )
     return False
 
 
@@ -76,11 +81,13 @@ async def voice_webhook(
     ):
         return Response("forbidden", status_code=403, media_type="text/plain")
     call_sid = params.get("CallSid", "")[:CALL_SID_CHARS] or f"unnamed-{id(request)}"
+    language = requested_language(request.query_params.get("language") or params.get("language"))
     if not gateway.admission.reserve(call_sid):
-        return _busy(gateway, "webhook")
+        return _busy(gateway, "webhook", language)
     host = request.headers.get("host", "localhost")
     url = twiml.stream_url(public, host)
-    return Response(twiml.connect_stream(url), media_type="application/xml")
+    parameters = {"language": language} if language else None  # start.customParameters
+    return Response(twiml.connect_stream(url, parameters), media_type="application/xml")
 
 
 @websocket(twiml.MEDIA_PATH)
@@ -95,20 +102,23 @@ async def media_stream(socket: WebSocket[Any, Any, Any], gateway: NamedDependenc
         await socket.close(code=TRY_AGAIN_LATER, reason="models are still loading")
         return
     if not gateway.admission.may_connect():
-        gateway.metrics.calls_rejected.labels("socket", "at_capacity").inc()
-        await socket.close(code=TRY_AGAIN_LATER, reason="at capacity")
+        reason = "draining" if gateway.admission.draining else "at_capacity"
+        gateway.metrics.calls_rejected.labels("socket", reason).inc()
+        await socket.close(code=TRY_AGAIN_LATER, reason=reason.replace("_", " "))
         return
     await MediaStream(socket, gateway).run()
 
 
-def _busy(gateway: Gateway, where: str) -> Response[str]:
+def _busy(gateway: Gateway, where: str, language: str = "") -> Response[str]:
     reason = "draining" if gateway.admission.draining else "at_capacity"
     gateway.metrics.calls_rejected.labels(where, reason).inc()
     log.warning("turned a call away: %s (%d calls)", reason, gateway.admission.live)
     settings = gateway.settings
-    if settings.server.when_full == "reject" or not settings.call.busy_message:
+    code = call_language(settings, language)
+    message = profile_for(settings, code).busy_message
+    if settings.server.when_full == "reject" or not message:
         return Response(twiml.reject_busy(), media_type="application/xml")
-    return Response(twiml.say_and_hang_up(settings.call.busy_message), media_type="application/xml")
+    return Response(twiml.say_and_hang_up(message, code or ""), media_type="application/xml")
 
 
 class MediaStream:
@@ -126,7 +136,9 @@ class MediaStream:
         self._stream_sid = ""
         self._open = True
         self._limits = gateway.settings.twilio
-        self._budget = AudioBudget(self._limits.max_audio_ahead_ms)
+        self._budget = AudioBudget(
+            self._limits.max_audio_ahead_ms, frame_cost_ms=self._limits.frame_cost_ms
+        )
         self._rejects = RejectLog(log)
         self._reader: asyncio.Task[None] | None = None
         self._reason = ""
@@ -136,9 +148,12 @@ class MediaStream:
     async def run(self) -> None:
         self._gateway.metrics.active_calls.inc()
         reader = self._reader = asyncio.ensure_future(self._read())
+        max_call_s = self._gateway.settings.call.max_call_s
+        too_long = asyncio.get_running_loop().call_later(max_call_s, self._too_long, max_call_s)
         try:
             await asyncio.wait({reader})
         finally:
+            too_long.cancel()
             reader.cancel()
             await asyncio.wait({reader})
             self._open = False
@@ -173,6 +188,10 @@ class MediaStream:
         except Exception as error:  # a bug must end this call cleanly, not leave it half alive
             log.exception("stream=%s failed on an inbound frame", self._stream_sid)
             self._drop("internal_error", f"internal error: {type(error).__name__}", INTERNAL_ERROR)
+
+    def _too_long(self, max_call_s: float) -> None:
+        reason = f"the call reached call.max_call_s ({max_call_s:g} s)"
+        self._drop("max_call_length", reason, NORMAL_CLOSURE)
 
     def _disconnected(self, code: object) -> None:
         if code == SERVICE_RESTART:  # our own server closing its connections
@@ -226,9 +245,9 @@ class MediaStream:
         try:
             message = decode_inbound(frame)
         except MalformedMessage as error:
-            self._reject(error.problem.value, error.detail)
+            self._malformed(error)
             return True
-        if isinstance(message, Connected):
+        if not self._within_budget(message) or isinstance(message, Connected):
             return True
         if isinstance(message, Start):
             self._start(message)
@@ -238,9 +257,24 @@ class MediaStream:
             self._reject("before_start", f"{type(message).__name__} before start")
             return True
         if message.stream_sid and message.stream_sid != self._stream_sid:
-            self._reject("wrong_stream", f"streamSid {message.stream_sid!r}")
+            self._reject("wrong_stream", f"streamSid {message.stream_sid[:40]!r}")
             return True
         return self._to_session(session, message)
+
+    def _within_budget(self, message: InboundMessage) -> bool:
+        """Marks, key presses, starts pay a frame's cost and are dropped past their budget;
+        audio pays by its length (later); a stop always ends the call."""
+        if isinstance(message, Media | Stop) or self._budget.take_frame():
+            return True
+        self._flooded("frames")
+        return False
+
+    def _malformed(self, error: MalformedMessage) -> None:
+        if not self._budget.take_frame():
+            self._flooded("frames")
+        self._reject(error.problem.value, error.detail)
+        if error.problem is Problem.BAD_SID:  # nothing this client says can be trusted
+            self._drop("bad_sid", "a start with sids not in Twilio's format", POLICY_VIOLATION)
 
     def _to_session(self, session: CallSession, message: Media | Mark | Dtmf | Stop) -> bool:
         match message:
@@ -248,7 +282,7 @@ class MediaStream:
                 if self._budget.take(len(chunk.payload)):
                     session.on_audio(chunk.payload)
                 else:
-                    self._flooded()
+                    self._flooded("caller audio")
             case Mark(mark=label):
                 session.on_mark(label.name)
             case Dtmf(dtmf=digit):
@@ -257,14 +291,12 @@ class MediaStream:
                 return False
         return True
 
-    def _flooded(self) -> None:
+    def _flooded(self, what: str) -> None:
         limits = self._limits
-        self._reject(
-            "flood", f"caller audio more than {limits.max_audio_ahead_ms} ms ahead of real time"
-        )
+        self._reject("flood", f"{what} more than {limits.max_audio_ahead_ms} ms ahead of real time")
         if self._budget.excess_ms > limits.flood_limit_ms:
             ahead_s = limits.flood_limit_ms / 1000
-            reason = f"caller flooded: audio over {ahead_s:g} s beyond real time was dropped"
+            reason = f"caller flooded: {what} over {ahead_s:g} s beyond real time dropped"
             self._drop("flood", reason, POLICY_VIOLATION)
 
     def _start(self, message: Start) -> None:
@@ -287,9 +319,11 @@ class MediaStream:
             stream_sid=self._stream_sid,
             call_sid=message.start.call_sid,
             hang_up=self.end,
+            language=requested_language(message.start.custom_parameters.get("language")),
         )
         gateway.metrics.calls.inc()
-        log.info("call=%s stream=%s started", message.start.call_sid, self._stream_sid)
+        log.info("call=%s stream=%s started (language %s)", message.start.call_sid,
+                 self._stream_sid, self._session.language or "to be detected")  # fmt: skip
         self._session.greet()
 
     async def _send(self, message: OutboundMessage) -> None:

@@ -14,6 +14,7 @@ from gateway.scheduling import Job
 class Transcript(msgspec.Struct, frozen=True):
     text: str
     language: str
+    """What the transcriber wrote: a Whisper code (or a name a server reports); empty: unknown."""
     audio_ms: int
     """Length of the audio that was transcribed."""
 
@@ -25,7 +26,14 @@ class Transcriber(Protocol):
     """Model and device, for logs: ``whisper-base on cpu (int8)``."""
 
     async def transcribe(
-        self, samples: npt.NDArray[np.float32], sample_rate_hz: int, job: Job | None = None
+        self,
+        samples: npt.NDArray[np.float32],
+        sample_rate_hz: int,
+        job: Job | None = None,
+        *,
+        language: str | None = None,
     ) -> Transcript:
-        """``job`` orders the work among calls (:mod:`gateway.scheduling`); None: due now."""
+        """``job`` orders the work among calls (:mod:`gateway.scheduling`); None: due now.
+        ``language``: the call's (a Whisper code); None: ``stt.language``, or, with ``"auto"``,
+        detected (the transcript says which)."""
         ...

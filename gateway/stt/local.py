@@ -7,11 +7,17 @@ decoded with CTranslate2 directly, with faster-whisper's own features, prompt an
 Measured on the bench utterances (2-core CPU, whisper-base int8): the same word error rate as
 the 30 s pass with an 8 s window, 0.33 s instead of 1.28 s median. Windows below about 8 s make
 the decoder repeat itself, hence the floor.
+
+The language is fixed (``stt.language``), given per utterance (the call's), or, when neither,
+detected from the same short window's encoding (one decoder step), and the utterance decoded in
+it. Each language's tokenizer and prompt are made once and kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -48,27 +54,42 @@ class WhisperTranscriber:
         encoder_window_ms: int = 0,
         gate: Gate | None = None,
         workers: int = 2,
+        detect_among: Sequence[str] = (),
     ):
+        """``detect_among``: the languages detection may pick (empty: any)."""
         self._model = model
+        self._detect_among = frozenset(detect_among)
         self._gate = gate or NoGate()
         self.description = description
-        self._language = language or None
+        self._multilingual = bool(model.model.is_multilingual)
+        self._language = language if language not in ("", "auto") else None
+        """None: detect (an English-only model writes English)."""
+        if not self._multilingual:
+            self._language = "en"
         self._beam_size = beam_size
         self._window_frames = encoder_window_ms // 10  # Whisper features are 10 ms apart
-        self._rate = TOKENS_PER_S.get(self._language or "", DEFAULT_TOKENS_PER_S)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stt")
-        self._prompt: list[int] = []
-        self._tokenizer: Any = None
+        self._prompts: dict[str, tuple[Any, list[int]]] = {}
+        """Language -> (its tokenizer, its decoder prompt)."""
+        self._prompts_lock = threading.Lock()
         if self._language and self._window_frames:
-            from faster_whisper.tokenizer import Tokenizer
+            self._prompt_for(self._language)
 
-            self._tokenizer = Tokenizer(
-                model.hf_tokenizer,
-                model.model.is_multilingual,
-                task="transcribe",
-                language=self._language,
-            )
-            self._prompt = model.get_prompt(self._tokenizer, [], without_timestamps=True)
+    def _prompt_for(self, language: str) -> tuple[Any, list[int]]:
+        """The tokenizer and decoder prompt for ``language``, made once."""
+        with self._prompts_lock:
+            if language not in self._prompts:
+                from faster_whisper.tokenizer import Tokenizer
+
+                tokenizer = Tokenizer(
+                    self._model.hf_tokenizer,
+                    self._multilingual,
+                    task="transcribe",
+                    language=language,
+                )
+                prompt = self._model.get_prompt(tokenizer, [], without_timestamps=True)
+                self._prompts[language] = (tokenizer, prompt)
+            return self._prompts[language]
 
     @classmethod
     def load(
@@ -84,6 +105,7 @@ class WhisperTranscriber:
         gate: Gate,
         workers: int,
         label: str,
+        detect_among: Sequence[str] = (),
     ) -> WhisperTranscriber:
         from faster_whisper import WhisperModel
 
@@ -100,16 +122,30 @@ class WhisperTranscriber:
             encoder_window_ms=encoder_window_ms,
             gate=gate,
             workers=workers,
+            detect_among=detect_among,
         )
 
-    def _run(self, samples: npt.NDArray[np.float32], sample_rate_hz: int) -> Transcript:
+    def _pick(self, ranked: Sequence[tuple[str, float]]) -> str:
+        """The likeliest language of ``ranked`` (Whisper's guesses, best first) that may be
+        picked."""
+        codes = [code for code, _probability in ranked]
+        allowed = [code for code in codes if code in self._detect_among]
+        return allowed[0] if allowed else codes[0]
+
+    def _run(
+        self, samples: npt.NDArray[np.float32], sample_rate_hz: int, language: str | None
+    ) -> Transcript:
         audio = resample(samples, sample_rate_hz, WHISPER_RATE_HZ)
         audio_ms = len(samples) * 1000 // sample_rate_hz
-        if self._tokenizer is not None and audio_ms + PAD_MS <= FULL_WINDOW_MS:
-            return Transcript(self._decode_short(audio), str(self._language), audio_ms)
+        language = language if self._multilingual else "en"
+        if self._window_frames and audio_ms + PAD_MS <= FULL_WINDOW_MS:
+            text, language = self._decode_short(audio, language)
+            return Transcript(text, language, audio_ms)
+        if language is None and self._detect_among:
+            language = self._pick(self._model.detect_language(audio)[2])
         segments, info = self._model.transcribe(
             audio,
-            language=self._language,
+            language=language,
             beam_size=self._beam_size,
             condition_on_previous_text=False,
             without_timestamps=True,
@@ -119,7 +155,10 @@ class WhisperTranscriber:
         text = " ".join(segment.text.strip() for segment in segments).strip()
         return Transcript(text=text, language=str(info.language), audio_ms=audio_ms)
 
-    def _decode_short(self, audio: npt.NDArray[np.float32]) -> str:
+    def _decode_short(
+        self, audio: npt.NDArray[np.float32], language: str | None
+    ) -> tuple[str, str]:
+        """The text, and its language: ``language``, or the one detected when None."""
         import ctranslate2
 
         features = self._model.feature_extractor(audio)[:, :-1]
@@ -130,32 +169,53 @@ class WhisperTranscriber:
         padded = np.zeros((1, features.shape[0], frames), dtype=np.float32)
         padded[0, :, : features.shape[1]] = features[:, :frames]
         encoded = self._model.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=False)
+        if language is None:
+            # The decoder's first step on the same encoding: language tokens by probability.
+            ranked = self._model.model.detect_language(encoded)[0]
+            language = self._pick([(str(token)[2:-2], p) for token, p in ranked])  # "<|ko|>"
+        tokenizer, prompt = self._prompt_for(language)
+        rate = TOKENS_PER_S.get(language, DEFAULT_TOKENS_PER_S)
         result = self._model.model.generate(
             encoded,
-            [self._prompt],
+            [prompt],
             beam_size=self._beam_size,
             # A guard against a looping decoder: speech is well under 6 tokens a second in
             # languages written in Latin letters; Hangul, kana and Han take a token or more a
             # syllable.
-            max_length=len(self._prompt) + int(len(audio) / WHISPER_RATE_HZ * self._rate) + 10,
+            max_length=len(prompt) + int(len(audio) / WHISPER_RATE_HZ * rate) + 10,
             suppress_blank=True,
             suppress_tokens=[-1],
         )
-        ids = [i for i in result[0].sequences_ids[0] if i < self._tokenizer.eot]
+        ids = [i for i in result[0].sequences_ids[0] if i < tokenizer.eot]
         # A cap that falls inside a multi-byte character leaves half of it undecodable.
-        return str(self._tokenizer.decode(ids)).rstrip("\ufffd").strip()
+        return str(tokenizer.decode(ids)).rstrip("\ufffd").strip(), language
 
     def _run_when_due(
-        self, samples: npt.NDArray[np.float32], sample_rate_hz: int, job: Job
+        self,
+        samples: npt.NDArray[np.float32],
+        sample_rate_hz: int,
+        job: Job,
+        language: str | None,
     ) -> Transcript:
         with self._gate.step(job, "stt"):
-            return self._run(samples, sample_rate_hz)
+            return self._run(samples, sample_rate_hz, language)
 
     async def transcribe(
-        self, samples: npt.NDArray[np.float32], sample_rate_hz: int, job: Job | None = None
+        self,
+        samples: npt.NDArray[np.float32],
+        sample_rate_hz: int,
+        job: Job | None = None,
+        *,
+        language: str | None = None,
     ) -> Transcript:
+        """``language``: the call's (a Whisper code); None: ``stt.language``, or detected."""
         loop = asyncio.get_running_loop()
         claim = job or unscheduled()
         return await loop.run_in_executor(
-            self._executor, self._run_when_due, samples, sample_rate_hz, claim
+            self._executor,
+            self._run_when_due,
+            samples,
+            sample_rate_hz,
+            claim,
+            language or self._language,
         )

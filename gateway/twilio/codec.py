@@ -23,6 +23,22 @@ class Problem(StrEnum):
     NOT_JSON = "not_json"
     UNKNOWN_EVENT = "unknown_event"
     INVALID = "invalid"
+    BAD_SID = "bad_sid"
+    """A ``start`` whose call, stream or account sid is not in Twilio's format: the call is
+    closed (1008), as nothing it says can be trusted."""
+    BAD_DIGIT = "bad_digit"
+    """A ``dtmf`` whose digit is not one of ``0-9*#``: dropped, the call goes on."""
+
+
+_CONSTRAINED = {
+    "`$.start.callSid`": Problem.BAD_SID,
+    "`$.start.streamSid`": Problem.BAD_SID,
+    "`$.start.accountSid`": Problem.BAD_SID,
+    "`$.streamSid`": Problem.BAD_SID,  # only a start's is constrained
+    "`$.dtmf.digit`": Problem.BAD_DIGIT,
+}
+"""Where a value that fails its pattern (see :mod:`gateway.twilio.messages`) is a problem of
+its own. msgspec's message names the pattern and the path, never the value."""
 
 
 class MalformedMessage(ValueError):
@@ -45,6 +61,9 @@ def decode_inbound(frame: str | bytes) -> InboundMessage:
         text = str(exc)
         if "`$.event`" in text or "Object missing required field `event`" in text:
             return _raise(Problem.UNKNOWN_EVENT, text)
+        if "matching regex" in text:
+            path = text.rpartition(" - at ")[2]
+            return _raise(_CONSTRAINED.get(path, Problem.INVALID), text)
         return _raise(Problem.INVALID, text)
     except msgspec.DecodeError as exc:
         return _raise(Problem.NOT_JSON, str(exc))

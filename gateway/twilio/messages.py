@@ -3,11 +3,29 @@
 Field names follow the wire (camelCase) through ``rename="camel"``; payloads are ``bytes``, which
 msgspec reads from and writes to base64. Unknown extra fields are ignored, as Twilio adds fields
 over time; missing required fields or wrong types are errors.
+
+What the gateway keeps or acts on is constrained to Twilio's formats, so a hostile client cannot
+put anything else there (into logs, metrics or the conversation): the sids of ``start`` (``CA``,
+``MZ``, ``AC`` and 32 hex digits) and a keypad ``digit`` (one of ``0-9*#``). The codec names
+which constraint failed (:class:`gateway.twilio.codec.Problem`).
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+CALL_SID_PATTERN = r"\ACA[0-9a-fA-F]{32}\Z"
+STREAM_SID_PATTERN = r"\AMZ[0-9a-fA-F]{32}\Z"
+ACCOUNT_SID_PATTERN = r"\AAC[0-9a-fA-F]{32}\Z"
+DIGIT_PATTERN = r"\A[0-9*#]\Z"
+CallSid = Annotated[str, msgspec.Meta(pattern=CALL_SID_PATTERN)]
+StreamSid = Annotated[str, msgspec.Meta(pattern=STREAM_SID_PATTERN)]
+AccountSid = Annotated[str, msgspec.Meta(pattern=rf"{ACCOUNT_SID_PATTERN}|\A\Z")]
+"""Optional in ``start`` (empty when absent)."""
+OptionalStreamSid = Annotated[str, msgspec.Meta(pattern=rf"{STREAM_SID_PATTERN}|\A\Z")]
+Digit = Annotated[str, msgspec.Meta(pattern=DIGIT_PATTERN)]
 
 
 class _Wire(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
@@ -21,9 +39,9 @@ class MediaFormat(_Wire):
 
 
 class StartInfo(_Wire):
-    stream_sid: str
-    call_sid: str
-    account_sid: str = ""
+    stream_sid: StreamSid
+    call_sid: CallSid
+    account_sid: AccountSid = ""
     tracks: list[str] = msgspec.field(default_factory=lambda: ["inbound"])
     custom_parameters: dict[str, str] = msgspec.field(default_factory=dict)
     media_format: MediaFormat | None = None
@@ -41,7 +59,7 @@ class MarkLabel(_Wire):
 
 
 class DtmfDigit(_Wire):
-    digit: str
+    digit: Digit
     track: str = "inbound_track"
 
 
@@ -60,7 +78,7 @@ class Connected(_Wire, tag_field="event", tag="connected"):
 
 class Start(_Wire, tag_field="event", tag="start"):
     start: StartInfo
-    stream_sid: str = ""
+    stream_sid: OptionalStreamSid = ""
     sequence_number: str = ""
 
 

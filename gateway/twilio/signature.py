@@ -38,7 +38,12 @@ def _url_variants(url: str) -> Iterable[str]:
 def is_valid(
     auth_token: str, signature: str, url: str, params: Mapping[str, str] | None = None
 ) -> bool:
+    """Whether ``signature`` (the header as the client sent it: any text) signs the request.
+
+    Compared as bytes: ``hmac.compare_digest`` raises on a ``str`` with non-ASCII characters,
+    and the header is the unauthenticated client's to choose."""
+    given = signature.encode("utf-8", "surrogateescape")
     return any(
-        hmac.compare_digest(compute(auth_token, variant, params), signature)
+        hmac.compare_digest(compute(auth_token, variant, params).encode(), given)
         for variant in _url_variants(url)
     )

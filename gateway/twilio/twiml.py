@@ -33,11 +33,21 @@ def connect_stream(url: str, parameters: Mapping[str, str] | None = None) -> str
     )
 
 
-def say_and_hang_up(message: str) -> str:
-    """A short message in Twilio's own voice, then the call ends (the busy answer)."""
+SAY_LANGUAGES = {
+    "en": "en-US", "ko": "ko-KR", "ja": "ja-JP", "zh": "zh-CN", "de": "de-DE", "fr": "fr-FR",
+    "es": "es-ES", "ru": "ru-RU", "it": "it-IT", "pt": "pt-BR", "nl": "nl-NL", "pl": "pl-PL",
+}  # fmt: skip
+"""Whisper code -> the locale Twilio's ``<Say language>`` takes."""
+
+
+def say_and_hang_up(message: str, language: str = "") -> str:
+    """A short message in Twilio's own voice, then the call ends (the busy answer). A
+    ``language`` (Whisper code) Twilio speaks is named, so it reads the message in it."""
+    locale = SAY_LANGUAGES.get(language)
+    attribute = f" language={quoteattr(locale)}" if locale else ""
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<Response><Say>{escape(message)}</Say><Hangup/></Response>"
+        f"<Response><Say{attribute}>{escape(message)}</Say><Hangup/></Response>"
     )
 
 

@@ -31,6 +31,7 @@ from tests.sim.abuse import (
     RawCall,
     bad_frames,
     connect_deaf,
+    dtmf_message,
     flood,
     media_message,
     odd_payloads,
@@ -38,9 +39,13 @@ from tests.sim.abuse import (
 )
 from tests.sim.caller import SimulatedCaller
 from tests.sim.clips import CallerClip, make_clip
+from tests.sim.sids import named_call
 from tests.sim.soak import scrape
 
 QUESTION = "Where can I park near the station?"
+BYSTANDER, ABUSE, BIG, HUGE, FLOOD, DEAF, SILENT = (
+    named_call(name) for name in ("bystander", "abuse", "big", "huge", "flood", "deaf", "silent")
+)
 FLOOD_FRAMES = 20_000
 """400 s of audio: the gateway should close the call long before the client is done."""
 
@@ -71,7 +76,7 @@ async def first_reply(caller: SimulatedCaller, clip: CallerClip) -> str:
 
 async def bystander(url: str, clip: CallerClip) -> str:
     """A well-behaved call beside the bad one: it must still get its reply."""
-    async with SimulatedCaller(url, call_sid="CAbystander", stream_sid="MZbystander") as caller:
+    async with SimulatedCaller(url, *BYSTANDER) as caller:
         return await first_reply(caller, clip)
 
 
@@ -80,20 +85,20 @@ async def test_every_kind_of_bad_frame_is_counted_logged_once_and_harmless(
 ) -> None:
     caplog.set_level(logging.INFO)
     clip = await make_clip(engines.synthesizer, QUESTION)
-    frames = bad_frames("MZabuse")
+    frames = bad_frames(ABUSE.stream_sid)
     async with gateway_server(settings) as server:
         ended = EndedCalls(server.gateway)
 
         async def abuser() -> str:
             async with websockets.connect(server.media_url) as early:  # media and mark first
-                await early.send(media_message("MZabuse", SILENCE))
+                await early.send(media_message(ABUSE.stream_sid, SILENCE))
                 await early.send('{"event":"mark","mark":{"name":"x"}}')
-            async with SimulatedCaller(server.media_url, "CAabuse", "MZabuse") as caller:
+            async with SimulatedCaller(server.media_url, *ABUSE) as caller:
                 for kind in frames.values():
                     for frame in kind:
                         await caller.send_raw(frame)
                 for payload in odd_payloads():
-                    await caller.send_raw(media_message("MZabuse", payload))
+                    await caller.send_raw(media_message(ABUSE.stream_sid, payload))
                 return await first_reply(caller, clip)
 
         abused, bystanding = await asyncio.gather(abuser(), bystander(server.media_url, clip))
@@ -108,7 +113,7 @@ async def test_every_kind_of_bad_frame_is_counted_logged_once_and_harmless(
     for problem in counted:
         assert sum(f"rejected frame ({problem})" in line for line in rejections) == 1, problem
     assert any(
-        "stream=MZabuse rejected" in r.getMessage() and "binary=2" in r.getMessage()
+        f"stream={ABUSE.stream_sid} rejected" in r.getMessage() and "binary=2" in r.getMessage()
         for r in caplog.records
     ), "the call's rejections are summed up when it ends"
 
@@ -116,16 +121,16 @@ async def test_every_kind_of_bad_frame_is_counted_logged_once_and_harmless(
 async def test_megabyte_frames_are_rejected_without_growing_memory(
     settings: Settings, gateway_server: Any
 ) -> None:
-    huge = media_message("MZbig", b"\xff" * (4 * 1024 * 1024))  # 4 MiB of audio, base64: 5.6 MB
+    huge = media_message(BIG.stream_sid, b"\xff" * (4 * 1024 * 1024))  # base64: 5.6 MB
     async with gateway_server(settings) as server:
         ended = EndedCalls(server.gateway)
-        async with SimulatedCaller(server.media_url, "CAbig", "MZbig") as caller:
+        async with SimulatedCaller(server.media_url, *BIG) as caller:
             await caller.send_raw(huge)  # the first one warms allocator pools
             await caller.wait_for_mark("greeting", timeout_s=30)
             before = rss_mb()
             for _ in range(20):
                 await caller.send_raw(huge)
-        await ended.of("CAbig", timeout_s=10)  # the stop came after them: all were handled
+        await ended.of(BIG.call_sid, timeout_s=10)  # the stop came after them: all were handled
         grown = rss_mb() - before
         counted = problems(await scrape(server.host))
     assert counted == {"too_large": 21.0}
@@ -138,14 +143,14 @@ async def test_a_frame_over_the_servers_limit_closes_the_call_cleanly(
     async with gateway_server(settings) as server:
         ended = EndedCalls(server.gateway)
         async with websockets.connect(server.media_url, max_size=None) as connection:
-            await connection.send(start_message("MZhuge", "CAhuge"))
+            await connection.send(start_message(HUGE.stream_sid, HUGE.call_sid))
             await connection.recv()  # the greeting: the call has started
             await connection.send("x" * (17 * 1024 * 1024))  # uvicorn's limit is 16 MiB
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 async with asyncio.timeout(10):
                     while True:
                         await connection.recv()
-        summary = await ended.of("CAhuge", timeout_s=10)
+        summary = await ended.of(HUGE.call_sid, timeout_s=10)
         counted = problems(await scrape(server.host))
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     assert summary.reason == "closed: a frame over the server's size limit (code 1009)"
@@ -170,25 +175,25 @@ async def test_a_flood_is_dropped_not_queued_then_the_call_is_closed(
 
         async def flooder() -> tuple[int, float, int | None]:
             async with websockets.connect(server.media_url) as connection:
-                await connection.send(start_message("MZflood", "CAflood"))
+                await connection.send(start_message(FLOOD.stream_sid, FLOOD.call_sid))
                 await connection.recv()  # the greeting: the call has started
                 reading = asyncio.ensure_future(drain(connection))  # to hear the close
                 began = time.monotonic()
-                sent = await flood(connection, "MZflood", max_frames=FLOOD_FRAMES)
-                await ended.of("CAflood", timeout_s=30)
+                sent = await flood(connection, FLOOD.stream_sid, max_frames=FLOOD_FRAMES)
+                await ended.of(FLOOD.call_sid, timeout_s=30)
                 await reading
                 return sent, time.monotonic() - began, connection.close_code
 
-        async with SimulatedCaller(server.media_url, "CAbystander", "MZbystander") as caller:
+        async with SimulatedCaller(server.media_url, *BYSTANDER) as caller:
             flooding = asyncio.ensure_future(flooder())
             turn = await first_reply(caller, clip)
             sent, flood_s, close_code = await flooding
-        summary = await ended.of("CAflood", timeout_s=1)
+        summary = await ended.of(FLOOD.call_sid, timeout_s=1)
         samples = await scrape(server.host)
     limits = settings.twilio
     assert sent > 2 * limits.flood_limit_ms / 20, "the client really flooded"
     assert sent < FLOOD_FRAMES, "the gateway closed the call before the flood was over"
-    assert fed_ms["CAflood"] <= limits.max_audio_ahead_ms + flood_s * 1000 + 20, (
+    assert fed_ms[FLOOD.call_sid] <= limits.max_audio_ahead_ms + flood_s * 1000 + 20, (
         "audio beyond real time plus the burst was dropped, not queued"
     )
     assert problems(samples)["flood"] >= limits.flood_limit_ms / 20
@@ -198,7 +203,7 @@ async def test_a_flood_is_dropped_not_queued_then_the_call_is_closed(
     assert samples['voicegw_calls_dropped_total{reason="flood"}'] == 1
     assert flood_s < 5, "the flood was cut short"
     assert turn.startswith("turn"), "the call beside the flood still gets its reply"
-    assert fed_ms["CAbystander"] > 0
+    assert fed_ms[BYSTANDER.call_sid] > 0
 
 
 LONG_GREETING = (
@@ -214,7 +219,7 @@ and a client that does not read can hold."""
 async def raw_bystander(url: str, clip: CallerClip) -> str:
     """A call that echoes marks on receipt: its reply is not queued behind the long greeting's
     playing time, as it would be with a caller that plays audio at real time."""
-    call = await RawCall.open(url, "CAbystander", "MZbystander")
+    call = await RawCall.open(url, *BYSTANDER)
     try:
         return await call.ask(clip.frames, timeout_s=60)
     finally:
@@ -261,9 +266,9 @@ async def test_a_client_that_never_reads_is_dropped_and_others_still_answer(
         url = f"ws://{host}/twilio/media"
         deaf = await connect_deaf(url)
         try:
-            await deaf.send(start_message("MZdeaf", "CAdeaf"))
+            await deaf.send(start_message(DEAF.stream_sid, DEAF.call_sid))
             other = asyncio.ensure_future(raw_bystander(url, clip))
-            summary = await ended.of("CAdeaf", timeout_s=30)
+            summary = await ended.of(DEAF.call_sid, timeout_s=30)
             turn = await other
         finally:
             deaf.transport.abort()  # or the server would wait for it to read, at shutdown
@@ -284,13 +289,79 @@ async def test_a_socket_that_goes_silent_is_a_dead_call_and_is_ended(
     async with gateway_server(quick) as server:
         ended = EndedCalls(server.gateway)
         async with websockets.connect(server.media_url) as connection:
-            await connection.send(start_message("MZsilent", "CAsilent"))
+            await connection.send(start_message(SILENT.stream_sid, SILENT.call_sid))
             await connection.recv()  # the greeting: the call has started; now say nothing
             reading = asyncio.ensure_future(drain(connection))
-            summary = await ended.of("CAsilent", timeout_s=10)
+            summary = await ended.of(SILENT.call_sid, timeout_s=10)
             await asyncio.wait_for(reading, timeout=10)
         counted = await scrape(server.host)
     assert summary.reason == "no frame from Twilio for 0.5 s"
     assert summary.tasks_left == 0, "every task of the call was cancelled"
     assert connection.close_code == 1001
     assert counted['voicegw_calls_dropped_total{reason="silent_socket"}'] == 1
+
+
+async def test_a_start_with_forged_sids_is_refused_counted_and_not_logged_raw(
+    settings: Settings, gateway_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    forged = "CA' OR 1=1; --\n\x1b[2J" + "x" * 500
+    async with gateway_server(settings) as server:
+        async with websockets.connect(server.media_url) as connection:
+            await connection.send(start_message(named_call("forged").stream_sid, forged))
+            await asyncio.wait_for(drain(connection), timeout=10)
+        counted = await scrape(server.host)
+        assert server.gateway.admission.live == 0, "no place was taken"
+    assert connection.close_code == 1008
+    assert problems(counted) == {"bad_sid": 1.0}
+    assert counted['voicegw_calls_dropped_total{reason="bad_sid"}'] == 1
+    assert "voicegw_calls_total" not in counted or counted["voicegw_calls_total"] == 0
+    assert "OR 1=1" not in caplog.text and "xxxxxxxx" not in caplog.text
+
+
+async def test_a_keypad_flood_closes_the_call_with_at_most_one_reply(
+    settings: Settings, gateway_server: Any
+) -> None:
+    keypad = named_call("keypad flood")
+    async with gateway_server(settings) as server:
+        ended = EndedCalls(server.gateway)
+        call = await RawCall.open(server.media_url, *keypad)
+        try:
+            await asyncio.wait_for(call.wait_for_mark("greeting"), timeout=30)
+            sent = 0
+            with contextlib.suppress(websockets.ConnectionClosed):
+                for _ in range(1000):
+                    await call.connection.send(dtmf_message(keypad.stream_sid, "#"))
+                    sent += 1
+            summary = await ended.of(keypad.call_sid, timeout_s=10)
+            await asyncio.wait_for(call.connection.wait_closed(), timeout=10)
+        finally:
+            await call.close()
+        samples = await scrape(server.host)
+    assert summary.reason.startswith("caller flooded: frames"), summary.reason
+    assert call.connection.close_code == 1008
+    assert samples['voicegw_calls_dropped_total{reason="flood"}'] == 1
+    assert problems(samples)["flood"] >= 1
+    turns = sum(v for k, v in samples.items() if k.startswith("voicegw_turns_total"))
+    assert turns <= 1, "at most one reply"
+    assert sent <= 1000
+
+
+async def test_a_call_is_ended_politely_at_its_maximum_length(
+    settings: Settings, gateway_server: Any
+) -> None:
+    short = with_changes(settings, call={"max_call_s": 1.0})
+    long_call = named_call("long call")
+    async with gateway_server(short) as server:
+        ended = EndedCalls(server.gateway)
+        call = await RawCall.open(server.media_url, *long_call)
+        try:
+            summary = await ended.of(long_call.call_sid, timeout_s=10)
+            await asyncio.wait_for(call.connection.wait_closed(), timeout=10)
+        finally:
+            await call.close()
+        samples = await scrape(server.host)
+    assert summary.reason == "the call reached call.max_call_s (1 s)"
+    assert summary.tasks_left == 0
+    assert call.connection.close_code == 1000
+    assert samples['voicegw_calls_dropped_total{reason="max_call_length"}'] == 1

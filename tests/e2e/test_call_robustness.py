@@ -7,12 +7,20 @@ import base64
 from typing import Any
 
 import httpx
+import msgspec
 
 from gateway.engines import Engines
 from gateway.runtime import CallEnded
 from gateway.settings import Settings
 from tests.sim.caller import SimulatedCaller
 from tests.sim.clips import make_clip
+
+
+def media_message(stream_sid: str, payload: str) -> str:
+    """A media frame whose payload text is sent as it is (valid base64 or not)."""
+    return msgspec.json.encode(
+        {"event": "media", "streamSid": stream_sid, "media": {"payload": payload}}
+    ).decode()
 
 
 async def test_bad_frames_are_counted_and_the_call_goes_on(
@@ -26,14 +34,12 @@ async def test_bad_frames_are_counted_and_the_call_goes_on(
                 "not json at all",
                 '{"event":"dance"}',
                 '{"event":"media","streamSid":"MZother","media":{"payload":"/w=="}}',
-                '{"event":"media","streamSid":"MZsimulated","media":{"payload":"%%%"}}',
+                media_message(caller.stream_sid, "%%%"),
                 "{" + '"x":"' + "y" * 70_000 + '"}',
             ):
                 await caller.send_raw(frame)
             odd = base64.b64encode(b"\xff" * 7).decode()  # not a whole frame: still audio
-            await caller.send_raw(
-                '{"event":"media","streamSid":"MZsimulated","media":{"payload":"' + odd + '"}}'
-            )
+            await caller.send_raw(media_message(caller.stream_sid, odd))
             await caller.wait_for_mark("greeting", timeout_s=15)
             result = await caller.say(clip.frames, reply_timeout_s=30)
             assert result.reply, "the call still answers after bad frames"
@@ -75,6 +81,6 @@ async def test_hang_up_mid_reply_cancels_every_task_of_the_call(
             # Stay until the reply has started to play, then hang up in the middle of it.
             await caller.wait_for_mark("turn1-s0", timeout_s=30)
         summary = await asyncio.wait_for(ended, timeout=10)
-    assert summary.call_sid == "CAsimulated"
+    assert summary.call_sid == caller.call_sid
     assert summary.reason.startswith("caller hung up")
     assert summary.tasks_left == 0

@@ -23,10 +23,14 @@ from tests.sim.load import HeldEngines
 from tests.sim.soak import scrape
 
 QUESTIONS = {
-    "CA00000000000000000000000000000001": ("What is the capital city of France?", "france"),
-    "CA00000000000000000000000000000002": ("How many legs does a spider have?", "spider"),
-    "CA00000000000000000000000000000003": ("What colour is the sky on a clear day?", "sky"),
+    "CA00000000000000000000000000000001": ("What is the capital city of France?", {"capital"}),
+    "CA00000000000000000000000000000002": ("How many legs does a spider have?", {"legs", "spider"}),
+    "CA00000000000000000000000000000003": (
+        "What colour is the sky on a clear day?",
+        {"sky", "clear"},
+    ),
 }
+"""Each call's question, and words only it has (Whisper may mishear one: "France" as "friends")."""
 
 
 def words(text: str) -> set[str]:
@@ -60,13 +64,13 @@ async def test_concurrent_calls_each_get_their_own_reply(
     for caller in callers:
         assert caller.foreign == [], "another call's audio or marks reached this socket"
     records = read_turn_log(turn_log)
-    for sid, (_, keyword) in QUESTIONS.items():
+    for sid, (_, keywords) in QUESTIONS.items():
         (record,) = [r for r in records if r["call_sid"] == sid]
         assert record["outcome"] == "replied"
-        assert keyword in words(record["user_text"]), record["user_text"]
+        assert keywords & words(record["user_text"]), record["user_text"]
         (summary,) = [e for e in ended.events if e.call_sid == sid]
         said = [m.content for m in summary.history if m.role == "user"]
-        assert len(said) == 1 and keyword in words(said[0]), (sid, said)
+        assert len(said) == 1 and keywords & words(said[0]), (sid, said)
         answered = [m.content for m in summary.history if m.role == "assistant"]
         assert answered[-1] == record["reply_text"], "the history holds this call's own answer"
 

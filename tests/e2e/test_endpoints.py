@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -10,6 +11,8 @@ import httpx
 import pytest
 import websockets
 
+from gateway.engines import Engines
+from gateway.scheduling import Job
 from gateway.settings import Settings
 from gateway.twilio import signature
 from tests.conftest import running_gateway, with_changes
@@ -78,3 +81,54 @@ async def test_signatures_are_enforced_when_a_token_is_set(
             await socket.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
         text = (await client.get(f"http://{server.host}/metrics")).text
         assert 'voicegw_bad_messages_total{problem="bad_signature"} 3.0' in text
+
+
+async def test_a_non_ascii_signature_is_forbidden_not_a_server_error(
+    settings: Settings, gateway_server: Any, monkeypatch: Any
+) -> None:
+    """``hmac.compare_digest`` raises on non-ASCII text: that was a 500 and a traceback for an
+    unauthenticated request."""
+    monkeypatch.setenv("VOICEGW_TEST_AUTH_TOKEN", "12345")
+    configured = with_changes(settings, twilio={"auth_token_env": "VOICEGW_TEST_AUTH_TOKEN"})
+    async with gateway_server(configured) as server, httpx.AsyncClient() as client:
+        url = f"http://{server.host}/twilio/voice"
+        odd = {"X-Twilio-Signature": "é0/KCTR6DLpKmkAf8muzZqo1nDg=".encode()}
+        assert (await client.post(url, data={"CallSid": "CA1"}, headers=odd)).status_code == 403
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            header = {"X-Twilio-Signature": "ÿ" * 28}  # sent as ISO-8859-1 bytes
+            async with websockets.connect(server.media_url, additional_headers=header):
+                pass
+        assert refused.value.response.status_code == 403
+        text = (await client.get(f"http://{server.host}/metrics")).text
+        assert 'voicegw_bad_messages_total{problem="bad_signature"} 2.0' in text
+
+
+async def test_a_model_step_that_hangs_makes_the_gateway_unready(
+    engines: Engines, settings: Settings, gateway_server: Any
+) -> None:
+    configured = with_changes(settings, call={"stage_timeout_ms": 100})
+    gate = engines.gates[0]
+    holding, release = threading.Event(), threading.Event()
+
+    def hung_step() -> None:
+        with gate.step(Job(call_id="hung"), "llm"):
+            holding.set()
+            release.wait(30)
+
+    async with gateway_server(configured) as server, httpx.AsyncClient() as client:
+        url = f"http://{server.host}/readyz"
+        assert (await client.get(url)).status_code == 200
+        worker = threading.Thread(target=hung_step)
+        worker.start()
+        try:
+            assert await asyncio.to_thread(holding.wait, 10)
+            async with asyncio.timeout(10):  # until the step has held the device for 100 ms
+                while (ready := await client.get(url)).status_code == 200:
+                    pass
+        finally:
+            release.set()
+            await asyncio.to_thread(worker.join, 10)
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "engine_stuck"
+        assert ready.json()["reason"].startswith(f"{gate.name}: one model step has held")
+        assert (await client.get(url)).status_code == 200, "ready again once it lets go"

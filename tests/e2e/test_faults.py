@@ -6,13 +6,14 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gateway.engines import Engines
+from gateway.engines import Engines, close_stage, load_chat
 from gateway.llm.base import ChatMessage
 from gateway.scheduling import Job
 from gateway.settings import Settings
@@ -21,8 +22,10 @@ from gateway.tts.base import PcmChunk
 from tests.conftest import running_gateway, with_changes
 from tests.e2e.calls import EndedCalls
 from tests.sim.abuse import RawCall
+from tests.sim.backends import CannedAnswer, CannedServer
 from tests.sim.caller import SimulatedCaller
 from tests.sim.clips import make_clip
+from tests.sim.sids import named_call
 from tests.sim.soak import figures, scrape
 
 
@@ -34,11 +37,12 @@ async def test_a_line_dropped_mid_reply_cancels_everything_and_the_log_says_so(
     async with gateway_server(settings) as server:
         ended = EndedCalls(server.gateway)
         before = figures(await scrape(server.host))
-        call = await RawCall.open(server.media_url, "CAdrop", "MZdrop")
+        drop = named_call("drop")
+        call = await RawCall.open(server.media_url, *drop)
         await call.ask(clip.frames, timeout_s=60)  # the first sentence of the reply is out
         call.drop()  # no stop, no close frame: the network is gone
         await call.close()
-        summary = await ended.of("CAdrop", timeout_s=10)
+        summary = await ended.of(drop.call_sid, timeout_s=10)
         samples = await scrape(server.host)
     assert summary.reason.startswith("caller hung up (socket closed"), summary.reason
     assert summary.tasks_left == 0, "every task of the call was cancelled in time"
@@ -48,7 +52,9 @@ async def test_a_line_dropped_mid_reply_cancels_everything_and_the_log_says_so(
         "the disconnect itself is not a bad frame"
     )
     lines = [r.getMessage() for r in caplog.records if r.name == "voicegw.call"]
-    assert any(line.startswith("call=CAdrop ended: caller hung up") for line in lines), lines
+    assert any(line.startswith(f"call={drop.call_sid} ended: caller hung up") for line in lines), (
+        lines
+    )
 
 
 class Flaky:
@@ -65,10 +71,15 @@ class Flaky:
             raise RuntimeError(f"{self.description} broke")
 
     async def transcribe(
-        self, samples: npt.NDArray[np.float32], rate_hz: int, job: Job | None = None
+        self,
+        samples: npt.NDArray[np.float32],
+        rate_hz: int,
+        job: Job | None = None,
+        *,
+        language: str | None = None,
     ) -> Transcript:
         self._maybe_fail()
-        result: Transcript = await self.inner.transcribe(samples, rate_hz, job)
+        result: Transcript = await self.inner.transcribe(samples, rate_hz, job, language=language)
         return result
 
     async def stream(
@@ -147,3 +158,32 @@ async def test_a_stage_that_hangs_times_out_into_the_apology(
         samples = await scrape(server.host)
     assert turn.audio == b"".join(engines.phrases.get(apology))
     assert samples['voicegw_turns_total{outcome="failed"}'] == 1
+
+
+async def test_an_html_page_from_the_llm_server_gets_the_apology(
+    engines: Engines, settings: Settings
+) -> None:
+    """A proxy's error page with status 200 is not a reply: it was once read as an empty event
+    stream, and the turn recorded as replied with nothing said."""
+    apology = "Sorry, could you say that again?"
+    quiet = with_changes(
+        settings, turn={"speculate": False}, call={"apology": apology, "fillers": []}
+    )
+    clip = await make_clip(engines.synthesizer, "What time do you open tomorrow?")
+    async with CannedServer(CannedAnswer()) as page:
+        keys = {"backend": "openai", "base_url": page.base_url, "model": "gpt"}
+        remote = with_changes(quiet, llm=keys)
+        chat = load_chat(remote, Path(settings.models.cache_dir), lambda _: None)
+        try:
+            async with running_gateway(quiet, dataclasses.replace(engines, chat=chat)) as server:
+                async with SimulatedCaller(server.media_url) as caller:
+                    await caller.wait_for_mark("greeting", timeout_s=30)
+                    turn = await caller.say(clip.frames, reply_timeout_s=60)
+                samples = await scrape(server.host)
+        finally:
+            await close_stage(chat)
+    assert page.paths == ["/v1/chat/completions"]
+    assert turn.audio == b"".join(engines.phrases.get(apology)), "the apology, exactly"
+    assert samples['voicegw_turns_total{outcome="failed"}'] == 1
+    assert 'voicegw_turns_total{outcome="replied"}' not in samples
+    assert samples['voicegw_backend_errors_total{reason="content_type",stage="llm"}'] == 1

@@ -33,7 +33,7 @@ from gateway.settings import ConfigError, Settings
 from gateway.tts.base import PcmChunk
 from tests.conftest import with_changes
 from tests.servers import LLM_KEY, remote_stage
-from tests.sim.backends import BackendServer, free_port
+from tests.sim.backends import BackendServer, CannedAnswer, CannedServer, free_port
 from tests.sim.clips import speech_8k
 
 PROMPT = [
@@ -266,3 +266,114 @@ async def test_without_a_fallback_voice_a_down_speech_server_fails_start_up(
             await phrases.prepare(settings.call.apology)
     finally:
         await close_stage(synthesizer)
+
+
+EVENT = b'data: {"choices":[{"index":0,"delta":{"content":"Hi "},"finish_reason":null}]}\n\n'
+
+
+async def failure(stage: str, answer: CannedAnswer, settings: Settings, **keys: object) -> str:
+    """What a stage says when its server gives ``answer``; checks it was counted once."""
+    async with CannedServer(answer) as server:
+        configured = dead_stages(settings, server.base_url)
+        configured = with_changes(configured, **{stage: {**keys}}) if keys else configured
+        where = cache(configured)
+        loader = {"stt": load_transcriber, "llm": load_chat, "tts": load_synthesizer}[stage]
+        engine = loader(configured, where, lambda _: None)
+        try:
+            with pytest.raises(BackendError) as caught:
+                if stage == "stt":
+                    await engine.transcribe(np.zeros(8000, dtype=np.float32), 8000)  # type: ignore[union-attr]
+                elif stage == "llm":
+                    await collect(engine.stream(PROMPT))  # type: ignore[union-attr]
+                else:
+                    await synthesized(engine.synthesize("Hello."))  # type: ignore[union-attr]
+        finally:
+            await close_stage(engine)
+    assert engine.backend_errors == {caught.value.reason: 1}  # type: ignore[union-attr]
+    message = str(caught.value)
+    assert message.startswith(f"{stage}: "), message
+    return f"{caught.value.reason}: {message}"
+
+
+HTML = CannedAnswer()
+JSON_ERROR = CannedAnswer(content_type="application/json", body=b'{"detail":"not here"}')
+
+
+@pytest.mark.parametrize(
+    ("stage", "answer", "reason"),
+    [
+        ("llm", HTML, "content_type"),
+        ("llm", JSON_ERROR, "content_type"),
+        ("llm", CannedAnswer(content_type="text/event-stream", body=b"data: [DONE]\n\n"), "empty"),
+        (
+            "llm",
+            CannedAnswer(content_type="text/event-stream", body=b"data: <html>\n\n"),
+            "bad_answer",
+        ),
+        ("stt", HTML, "content_type"),
+        ("stt", CannedAnswer(content_type="application/json", body=b'{"txt": 1}'), "bad_answer"),
+        ("tts", HTML, "content_type"),
+        ("tts", JSON_ERROR, "content_type"),
+        ("tts", CannedAnswer(content_type="", body=b"  <html>oops</html>"), "content_type"),
+        ("tts", CannedAnswer(content_type="audio/pcm", body=b""), "empty"),
+        ("tts", CannedAnswer(status=500, body=b"boom"), "http_status"),
+    ],
+)
+async def test_a_wrong_answer_is_a_backend_error_counted_by_reason(
+    settings: Settings, stage: str, answer: CannedAnswer, reason: str
+) -> None:
+    assert (await failure(stage, answer, settings)).startswith(f"{reason}: ")
+
+
+async def test_a_wav_that_is_a_web_page_is_refused(settings: Settings) -> None:
+    page = CannedAnswer(content_type="audio/wav", body=HTML.body)
+    said = await failure("tts", page, settings, response_format="wav")
+    assert said.startswith("bad_answer: ") and "not a WAV file" in said
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("stage", ["stt", "llm", "tts"])
+async def test_an_answer_over_max_response_bytes_is_cut_off(
+    settings: Settings, stage: str, chunked: bool
+) -> None:
+    long_event = EVENT.replace(b"Hi ", b"Hi " * 1000)  # a few pieces are enough
+    body = {"stt": b'{"text":"' + b"a" * 300_000 + b'"}', "llm": long_event * 100}.get(
+        stage, bytes(300_000)
+    )
+    kind = {"stt": "application/json", "llm": "text/event-stream"}.get(stage, "audio/pcm")
+    answer = CannedAnswer(content_type=kind, body=body, chunked=chunked)
+    said = await failure(stage, answer, settings, max_response_bytes=100_000)
+    assert said.startswith("too_large: ") and "over 100000 bytes" in said, said
+
+
+async def test_a_server_that_ignores_max_tokens_is_cut_off(settings: Settings) -> None:
+    stream = CannedAnswer(content_type="text/event-stream", body=EVENT * 1000 + b"data: [DONE]\n\n")
+    async with CannedServer(stream) as server:
+        configured = with_changes(
+            dead_stages(settings, server.base_url), llm={"max_reply_tokens": 20}
+        )
+        chat = load_chat(configured, cache(configured), lambda _: None)
+        try:
+            tokens = await collect(chat.stream(PROMPT))
+        finally:
+            await close_stage(chat)
+    assert len(tokens) == 40, "twice max_reply_tokens pieces at most"
+
+
+async def test_an_error_body_is_quoted_short_and_without_keys(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOICEGW_TEST_KEY", "my-very-own-key-0042")
+    body = (
+        b'{"error":{"message":"Incorrect API key provided: my-very-own-key-0042 '
+        b"(also sk-proj-ABCDEFGHIJKLMNOPQRSTUV). Authorization: Bearer eyJhbGciOi.eyJzdWIi.sig\\n"
+        + b"x" * 20_000
+        + b'"}}'
+    )
+    answer = CannedAnswer(status=401, content_type="application/json", body=body)
+    said = await failure("llm", answer, settings, api_key_env="VOICEGW_TEST_KEY")
+    assert said.startswith("http_status: ") and "HTTP 401" in said
+    for secret in ("my-very-own-key", "sk-proj", "eyJ", "ABCDEFGHIJ"):
+        assert secret not in said, said
+    assert "Incorrect API key provided" in said and "\n" not in said
+    assert len(said) < 400, len(said)

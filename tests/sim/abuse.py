@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection
 
 from gateway.audio.frames import FRAME_BYTES, FRAME_MS
 from gateway.audio.mulaw import SILENCE_BYTE
+from tests.sim.sids import ACCOUNT_SID, named_call
 
 SILENCE = bytes([SILENCE_BYTE]) * FRAME_BYTES
 
@@ -30,12 +31,22 @@ def start_message(stream_sid: str, call_sid: str) -> str:
             "sequenceNumber": "1",
             "streamSid": stream_sid,
             "start": {
-                "accountSid": "ACabuse",
+                "accountSid": ACCOUNT_SID,
                 "streamSid": stream_sid,
                 "callSid": call_sid,
                 "tracks": ["inbound"],
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             },
+        }
+    )
+
+
+def dtmf_message(stream_sid: str, digit: str) -> str:
+    return _json(
+        {
+            "event": "dtmf",
+            "streamSid": stream_sid,
+            "dtmf": {"track": "inbound_track", "digit": digit},
         }
     )
 
@@ -56,14 +67,15 @@ def bad_frames(stream_sid: str, megabytes: int = 1) -> dict[str, list[str | byte
         "binary": [b"\x00\x01binary", bytes(FRAME_BYTES)],
         "not_json": ["not json at all", "{", '{"event": "media", '],
         "unknown_event": ['{"event":"dance"}', '{"no_event":1}', '{"event":null}'],
-        "wrong_stream": [media_message("MZsomeone-else", SILENCE)],
+        "wrong_stream": [media_message(named_call("someone else").stream_sid, SILENCE)],
         "invalid": [
             '{"event":"media","media":{"payload":"%%%not base64"}}',
             '{"event":"media"}',
             '{"event":"media","media":{"payload":5}}',
         ],
         "too_large": [huge],
-        "duplicate_start": [start_message(stream_sid, "CAagain")],
+        "duplicate_start": [start_message(stream_sid, named_call("again").call_sid)],
+        "bad_digit": [dtmf_message(stream_sid, digit) for digit in ("12", "A", "", "\n")],
     }
 
 

@@ -210,3 +210,73 @@ def stage_settings(stage: str, server: BackendServer, api_key_env: str = "") -> 
     }[stage]
     keys = {"backend": "openai", "base_url": server.base_url, **names}
     return {**keys, "api_key_env": api_key_env} if api_key_env else keys
+
+
+@dataclass
+class CannedAnswer:
+    """What :class:`CannedServer` answers every request with."""
+
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+    body: bytes = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
+    chunked: bool = False
+    """Send the body in chunks of 1 KiB with no length announced (a stream)."""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class CannedServer:
+    """A real HTTP/1.1 server on 127.0.0.1 that gives every request the same answer: a proxy's
+    error page, a body of the wrong type or size, an error that quotes a key. What an
+    OpenAI-compatible server (or what stands in front of one) can send instead of an answer."""
+
+    def __init__(self, answer: CannedAnswer) -> None:
+        self.answer = answer
+        self.paths: list[str] = []
+        self._server: asyncio.Server | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1"
+
+    async def __aenter__(self) -> CannedServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            self.paths.append(head.split(" ", 2)[1])
+            length = next(
+                (int(line.split(":", 1)[1]) for line in head.split("\r\n")
+                 if line.lower().startswith("content-length:")),
+                0,
+            )  # fmt: skip
+            await reader.readexactly(length)
+            writer.write(self._response())
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def _response(self) -> bytes:
+        answer = self.answer
+        headers = {"Connection": "close", **answer.headers}
+        if answer.content_type:
+            headers["Content-Type"] = answer.content_type
+        if answer.chunked:
+            headers["Transfer-Encoding"] = "chunked"
+            pieces = [answer.body[i : i + 1024] for i in range(0, len(answer.body), 1024)]
+            body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+        else:
+            headers["Content-Length"] = str(len(answer.body))
+            body = answer.body
+        lines = [f"HTTP/1.1 {answer.status} Canned"] + [f"{k}: {v}" for k, v in headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

@@ -26,6 +26,7 @@ import websockets
 from gateway.audio import mulaw
 from gateway.audio.frames import FRAME_BYTES, FRAME_MS
 from gateway.audio.mulaw import SILENCE_BYTE
+from tests.sim.sids import ACCOUNT_SID, new_call
 
 SILENT_FRAME = bytes([SILENCE_BYTE]) * FRAME_BYTES
 
@@ -72,19 +73,26 @@ class SimulatedCaller:
     def __init__(
         self,
         url: str,
-        call_sid: str = "CAsimulated",
-        stream_sid: str = "MZsimulated",
+        call_sid: str = "",
+        stream_sid: str = "",
         line_noise_dbfs: float | None = None,
+        custom_parameters: dict[str, str] | None = None,
     ):
-        """``line_noise_dbfs``: white noise at this RMS level is mixed into every frame sent,
-        speech and silence alike, as on a noisy line."""
+        """Sids default to the next of :func:`tests.sim.sids.new_call` (Twilio's format: the
+        gateway refuses others). ``line_noise_dbfs``: white noise at this RMS level is mixed
+        into every frame sent, speech and silence alike, as on a noisy line."""
         self.url = url
+        self._custom_parameters = dict(custom_parameters or {})
+        """The ``start`` message's (TwiML ``<Parameter>`` values, e.g. ``{"language": "ko"}``)."""
         self._noise = LineNoise(line_noise_dbfs) if line_noise_dbfs is not None else None
-        self.call_sid = call_sid
-        self.stream_sid = stream_sid
+        numbered = new_call()
+        self.call_sid = call_sid or numbered.call_sid
+        self.stream_sid = stream_sid or numbered.stream_sid
         self._socket: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._media: asyncio.Queue[Received] = asyncio.Queue()
+        self.media_arrived = asyncio.Event()
+        """Set whenever reply audio arrives (clear it, then wait for the next)."""
         self.marks: asyncio.Queue[str] = asyncio.Queue()
         """Names of marks echoed (after their audio played, or at a clear), in order."""
         self._pending_marks: deque[tuple[float, str]] = deque()
@@ -114,11 +122,11 @@ class SimulatedCaller:
             self._envelope(
                 "start",
                 start={
-                    "accountSid": "ACsimulated",
+                    "accountSid": ACCOUNT_SID,
                     "streamSid": self.stream_sid,
                     "callSid": self.call_sid,
                     "tracks": ["inbound"],
-                    "customParameters": {},
+                    "customParameters": self._custom_parameters,
                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
                 },
             )
@@ -178,6 +186,7 @@ class SimulatedCaller:
             if event == "media":
                 payload = base64.b64decode(message["media"]["payload"])
                 self._media.put_nowait(Received(now, payload))
+                self.media_arrived.set()
                 start = max(self._played_until, now)
                 self._played_until = start + len(payload) / 8000
             elif event == "mark":

@@ -101,7 +101,8 @@ Settle = Callable[[int], Awaitable[None]]
 async def one_call(media_url: str, frames: list[bytes], call_sid: str, timeout_s: float) -> None:
     """One short turn: speak, stay until the first sentence of the reply has played, hang up
     (usually in the middle of the reply, so cancellation is exercised too)."""
-    async with SimulatedCaller(media_url, call_sid=call_sid, stream_sid=f"MZ{call_sid}") as caller:
+    stream_sid = "MZ" + call_sid.removeprefix("CA")
+    async with SimulatedCaller(media_url, call_sid=call_sid, stream_sid=stream_sid) as caller:
         for frame in frames:
             await caller.send_frame(frame)
         await caller.wait_for_mark("turn", timeout_s=timeout_s)
@@ -118,7 +119,7 @@ class Soak:
 
     async def _call(self, plan: SoakPlan) -> None:
         self.started += 1
-        call_sid = f"CAsoak{self.started:05d}"
+        call_sid = f"CA{0x50A4:016x}{self.started:016x}"  # "soak", then the number
         try:
             await one_call(
                 f"ws://{self._host}/twilio/media", self._frames, call_sid, plan.reply_timeout_s

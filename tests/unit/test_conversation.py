@@ -23,3 +23,31 @@ def test_empty_assistant_text_is_not_recorded() -> None:
     conversation = Conversation("sys", 10)
     conversation.add_assistant("")
     assert conversation.messages == []
+
+
+def test_a_long_call_keeps_twice_the_window_and_the_same_prompts() -> None:
+    """A thousand turns: the history stays bounded, and every prompt is what it would have been
+    with the whole history kept (the window only ever reaches back over kept messages)."""
+    bounded = Conversation("sys", max_history_messages=6)
+    prompts = []
+    for turn in range(1000):
+        prompts.append(bounded.prompt_for(f"u{turn}"))
+        bounded.add_user(f"u{turn}")
+        bounded.add_assistant(f"a{turn}", interrupted=turn % 7 == 0)
+        assert len(bounded.messages) <= 12
+    assert bounded.messages[-1].content == "a999"
+    unbounded = Conversation("sys", max_history_messages=6)
+    unbounded._max_kept = 10**9  # the old behaviour: everything kept
+    for turn in range(1000):
+        assert unbounded.prompt_for(f"u{turn}") == prompts[turn], turn
+        unbounded.add_user(f"u{turn}")
+        unbounded.add_assistant(f"a{turn}", interrupted=turn % 7 == 0)
+    assert len(unbounded.messages) == 2000
+
+
+def test_without_history_in_the_prompt_the_last_exchange_is_still_kept() -> None:
+    conversation = Conversation("sys", max_history_messages=0)
+    for turn in range(50):
+        conversation.add_user(f"u{turn}")
+        conversation.add_assistant(f"a{turn}")
+    assert [m.content for m in conversation.messages] == ["u49", "a49"]

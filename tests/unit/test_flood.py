@@ -80,3 +80,31 @@ def test_rejections_are_all_counted_and_logged_once_per_kind(
     assert len(caplog.records[1].getMessage()) < 300, "details are cut short"
     assert rejects.summary() == "1001 frames: binary=1 flood=1000"
     assert RejectLog(logging.getLogger("test.rejects")).summary() == ""
+
+
+def test_a_keypad_flood_is_dropped_and_builds_up_excess_beyond_the_limit() -> None:
+    """A thousand ``#`` in a second: the first burst goes through, the rest are dropped and
+    count as flooding (the call is closed past ``twilio.flood_limit_ms``, 10 s)."""
+    clock = FakeClock()
+    budget = AudioBudget(5000, clock, frame_cost_ms=100)
+    passed = 0
+    for index in range(1000):
+        clock.now_s = index / 1000
+        passed += budget.take_frame()
+    assert passed <= 5000 / 100 + 10
+    assert budget.excess_ms > 10_000
+
+
+def test_marks_and_key_presses_at_twilios_pace_never_starve_the_audio() -> None:
+    """An hour of audio at real time with a mark a second and a burst of 20 marks (a clear)
+    every minute: every frame goes through."""
+    clock = FakeClock()
+    budget = AudioBudget(5000, clock, frame_cost_ms=100)
+    for index in range(3600 * 50):
+        clock.now_s = index * FRAME_MS / 1000
+        assert budget.take(FRAME_BYTES), index
+        if index % 50 == 0:
+            assert budget.take_frame(), index
+        if index % 3000 == 0:
+            assert all(budget.take_frame() for _ in range(20)), index
+    assert budget.excess_ms == 0

@@ -161,15 +161,21 @@ def test_every_problem_is_reachable_and_oversize_is_cut_before_parsing() -> None
 
 # Well-formed messages of every kind, built from their fields.
 texts = st.text(max_size=30)
+
+
+def sids(prefix: str) -> st.SearchStrategy[str]:
+    return st.from_regex(rf"\A{prefix}[0-9a-fA-F]{{32}}\Z")
+
+
 inbound_messages: st.SearchStrategy[InboundMessage] = st.one_of(
     st.builds(Connected, protocol=texts, version=texts),
     st.builds(
         Start,
         start=st.builds(
             StartInfo,
-            stream_sid=texts,
-            call_sid=texts,
-            account_sid=texts,
+            stream_sid=sids("MZ"),
+            call_sid=sids("CA"),
+            account_sid=sids("AC") | st.just(""),
             tracks=st.lists(texts, max_size=3),
             custom_parameters=st.dictionaries(texts, texts, max_size=3),
             media_format=st.none()
@@ -177,7 +183,7 @@ inbound_messages: st.SearchStrategy[InboundMessage] = st.one_of(
                 MediaFormat, encoding=texts, sample_rate=st.integers(), channels=st.integers()
             ),
         ),
-        stream_sid=texts,
+        stream_sid=sids("MZ") | st.just(""),
         sequence_number=texts,
     ),
     st.builds(
@@ -186,7 +192,11 @@ inbound_messages: st.SearchStrategy[InboundMessage] = st.one_of(
         stream_sid=texts,
     ),
     st.builds(Mark, mark=st.builds(MarkLabel, name=texts), stream_sid=texts),
-    st.builds(Dtmf, dtmf=st.builds(DtmfDigit, digit=texts, track=texts), stream_sid=texts),
+    st.builds(
+        Dtmf,
+        dtmf=st.builds(DtmfDigit, digit=st.sampled_from("0123456789*#"), track=texts),
+        stream_sid=texts,
+    ),
     st.builds(Stop, stop=st.builds(StopInfo, call_sid=texts), stream_sid=texts),
 )
 

@@ -127,3 +127,41 @@ def test_chunks_give_their_content_and_errors_raise() -> None:
     assert _contents('{"choices":[{"delta":{"role":"assistant"}}]}') == []
     with pytest.raises(BackendError, match="overloaded"):
         _contents('{"error":{"message":"overloaded"}}')
+
+
+class FakeRemote:
+    def __init__(self, **errors: int) -> None:
+        self.backend_errors = errors
+
+
+def test_backend_errors_are_exported_by_stage_and_reason() -> None:
+    from prometheus_client import generate_latest
+
+    from gateway.metrics import GatewayMetrics
+
+    metrics = GatewayMetrics()
+    stages = [
+        ("stt", object()),  # a local stage: no backend_errors
+        ("llm", FakeRemote(content_type=2, timeout=1)),
+        ("tts", FakeRemote(empty=1)),
+        ("tts", FakeRemote(empty=2)),  # a language's voice on the same server
+    ]
+    metrics.watch_backends(lambda: stages)
+    text = generate_latest(metrics.registry).decode()
+    assert 'voicegw_backend_errors_total{reason="content_type",stage="llm"} 2.0' in text
+    assert 'voicegw_backend_errors_total{reason="timeout",stage="llm"} 1.0' in text
+    assert 'voicegw_backend_errors_total{reason="empty",stage="tts"} 3.0' in text
+    assert 'stage="stt"' not in text
+
+
+def test_error_text_is_quoted_short_on_one_line_without_keys() -> None:
+    from gateway.http_api import redact
+
+    text = redact(
+        "bad key sk-abcdefghijklmnopqrstuvwx\nAuthorization: Bearer abc.def\r\n"
+        'api_key="hunter2" ' + "z" * 1000,
+        key="hunter2",
+    )
+    assert len(text) <= 200 and "\n" not in text and "\r" not in text
+    for secret in ("sk-abc", "abc.def", "hunter2", "zzzz"):
+        assert secret not in text, text

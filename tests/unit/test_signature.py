@@ -30,3 +30,10 @@ def test_tampering_is_rejected() -> None:
     assert not signature.is_valid(TOKEN, EXPECTED, URL, {**PARAMS, "Digits": "9999"})
     assert not signature.is_valid("other", EXPECTED, URL, PARAMS)
     assert not signature.is_valid(TOKEN, EXPECTED, URL.replace("foo=1", "foo=2"), PARAMS)
+
+
+def test_a_non_ascii_signature_is_invalid_not_an_error() -> None:
+    """``hmac.compare_digest`` raises TypeError on non-ASCII text; the header is the caller's."""
+    assert not signature.is_valid(TOKEN, "ä" * 28, URL, PARAMS)
+    assert not signature.is_valid(TOKEN, EXPECTED[:-1] + "\udcff", URL, PARAMS)
+    assert not signature.is_valid(TOKEN, "", URL, PARAMS)

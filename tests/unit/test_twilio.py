@@ -28,9 +28,13 @@ from gateway.twilio.messages import (
 )
 
 # Verbatim shapes from Twilio's Media Streams documentation.
+CALL_SID = "CA" + "0123456789abcdef" * 2
+STREAM_SID = "MZ" + "fedcba9876543210" * 2
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
 START = (
-    '{"event":"start","sequenceNumber":"1","streamSid":"MZ1","start":{"accountSid":"AC1",'
-    '"streamSid":"MZ1","callSid":"CA1","tracks":["inbound"],"customParameters":{"k":"v"},'
+    f'{{"event":"start","sequenceNumber":"1","streamSid":"{STREAM_SID}","start":{{"accountSid":'
+    f'"{ACCOUNT_SID}","streamSid":"{STREAM_SID}","callSid":"{CALL_SID}","tracks":["inbound"],'
+    '"customParameters":{"k":"v"},'
     '"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}'
 )
 PAYLOAD = base64.b64encode(b"\xff" * 160).decode()
@@ -45,7 +49,7 @@ def test_parses_every_inbound_event() -> None:
     assert isinstance(connected, Connected) and connected.version == "1.0.0"
     start = decode_inbound(START)
     assert isinstance(start, Start)
-    assert start.start.call_sid == "CA1" and start.start.custom_parameters == {"k": "v"}
+    assert start.start.call_sid == CALL_SID and start.start.custom_parameters == {"k": "v"}
     assert start.start.media_format is not None and start.start.media_format.sample_rate == 8000
     media = decode_inbound(MEDIA)
     assert isinstance(media, Media) and media.media.payload == b"\xff" * 160
@@ -80,6 +84,58 @@ def test_bad_frames_are_rejected_with_a_reason(frame: str | bytes, problem: Prob
     with pytest.raises(MalformedMessage) as caught:
         decode_inbound(frame)
     assert caught.value.problem is problem
+
+
+def start_with(**sids: str) -> str:
+    info = {"streamSid": STREAM_SID, "callSid": CALL_SID, "accountSid": ACCOUNT_SID}
+    envelope = sids.pop("envelope", STREAM_SID)
+    return msgspec.json.encode(
+        {"event": "start", "streamSid": envelope, "start": {**info, **sids}}
+    ).decode()
+
+
+@pytest.mark.parametrize(
+    "sids",
+    [
+        {"callSid": "CA1"},
+        {"callSid": "CAsimulated"},
+        {"callSid": CALL_SID + "0"},
+        {"callSid": CALL_SID + "\n"},
+        {"callSid": "MZ" + CALL_SID[2:]},
+        {"callSid": "CA" + "g" * 32},
+        {"callSid": "CA" + "\u202e" * 32},
+        {"streamSid": "MZsimulated"},
+        {"streamSid": ""},
+        {"accountSid": "ACsimulated"},
+        {"envelope": "MZ" + "x" * 5000},
+    ],
+)
+def test_a_start_with_sids_not_in_twilios_format_is_refused(sids: dict[str, str]) -> None:
+    with pytest.raises(MalformedMessage) as caught:
+        decode_inbound(start_with(**sids))
+    assert caught.value.problem is Problem.BAD_SID
+    for value in sids.values():
+        assert len(value) < 6 or value[2:] not in caught.value.detail, "the value is not quoted"
+
+
+def test_sids_in_twilios_format_are_taken_in_either_case_and_account_is_optional() -> None:
+    upper = "CA" + CALL_SID[2:].upper()
+    start = decode_inbound(start_with(callSid=upper))
+    assert isinstance(start, Start) and start.start.call_sid == upper
+    assert isinstance(decode_inbound(start_with(accountSid="", envelope="")), Start)
+
+
+@pytest.mark.parametrize("digit", [*"0123456789", "*", "#"])
+def test_keypad_digits_are_taken(digit: str) -> None:
+    dtmf = decode_inbound(msgspec.json.encode({"event": "dtmf", "dtmf": {"digit": digit}}).decode())
+    assert isinstance(dtmf, Dtmf) and dtmf.dtmf.digit == digit
+
+
+@pytest.mark.parametrize("digit", ["", "12", "A", "a", "\n", "1\n", "٣", "#" * 1000])
+def test_anything_else_as_a_digit_is_refused(digit: str) -> None:
+    with pytest.raises(MalformedMessage) as caught:
+        decode_inbound(msgspec.json.encode({"event": "dtmf", "dtmf": {"digit": digit}}).decode())
+    assert caught.value.problem is Problem.BAD_DIGIT
 
 
 def test_outbound_messages_are_exactly_twilios_shape() -> None:

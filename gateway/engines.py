@@ -182,6 +182,7 @@ def load_chat(
         gate=gates.for_device("llm", device),
         workers=stage_workers(settings),
         label=label,
+        system_prompt=llm.system_prompt,
     )
 
 

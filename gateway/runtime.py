@@ -16,6 +16,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.pipeline.profiles import all_profiles
 from gateway.settings import Settings
 from gateway.twilio.rejects import RateLimitedLog
+from gateway.twilio.stream_token import StreamTokens
 
 log = logging.getLogger("voicegw")
 
@@ -49,6 +50,8 @@ class Gateway:
         """Set once everything is loaded and the fixed phrases are rendered: calls can start."""
         self.load_error = ""
         self.auth_token = os.environ.get(settings.twilio.auth_token_env, "")
+        self.stream_tokens = StreamTokens(self.auth_token) if self.auth_token else None
+        """With signatures on, each media socket needs its call's token from the webhook."""
         """Twilio auth token; empty: signatures are not checked (local testing)."""
         self.signature_log = RateLimitedLog(logging.getLogger("voicegw.twilio"))
         """Forged or missing signatures: a line a minute at most (each one is counted)."""

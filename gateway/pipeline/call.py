@@ -217,6 +217,12 @@ class CallSession:
         if not text or not self._settings.dtmf.to_conversation:
             return
         reply = self._start_reply(CallerText(text), speculative=False)
+        speaking = self._speaking
+        if speaking is not None and not speaking.task_done:
+            # A keypad entry takes the floor like a turn: after the reply being said, never
+            # over it (and the caller can cut that reply off by speaking, as always).
+            self._answer_after(speaking, reply, self._clock(), "keypad")
+            return
         self._commit(reply, self._clock(), "keypad")
 
     # -- turn-taking -------------------------------------------------------------------------
@@ -288,8 +294,20 @@ class CallSession:
             return
         # Spoken into the silence before an answer the caller has not heard yet ("hello?"):
         # that answer goes first, then this turn is answered (its work goes on meanwhile).
-        log.info("call=%s turn spoken before %s was heard: answered after it", self.call_sid,
-                 owed.label)  # fmt: skip
+        self._answer_after(owed, reply, now, reason, speech_end=speech_end, discarded=discarded)
+
+    def _answer_after(
+        self,
+        owed: Reply,
+        reply: Reply,
+        now: float,
+        reason: str,
+        *,
+        speech_end: float | None = None,
+        discarded: int = 0,
+    ) -> None:
+        """``reply`` waits for the floor: it is committed once ``owed`` has been heard."""
+        log.info("call=%s turn before %s was over: answered after it", self.call_sid, owed.label)
         if self._waiting_turn is not None:
             self._waiting_turn.supersede()  # one waits at most; the newest words win
         self._waiting_turn = reply

@@ -14,7 +14,7 @@ from litestar.exceptions import WebSocketDisconnect
 from gateway.pipeline.call import CallSession
 from gateway.pipeline.profiles import call_language, profile_for, requested_language
 from gateway.runtime import CallEnded, Gateway
-from gateway.twilio import signature, twiml
+from gateway.twilio import signature, stream_token, twiml
 from gateway.twilio.codec import MalformedMessage, Problem, decode_inbound, encode_outbound
 from gateway.twilio.flood import AudioBudget
 from gateway.twilio.messages import (
@@ -86,7 +86,9 @@ async def voice_webhook(
         return _busy(gateway, "webhook", language)
     host = request.headers.get("host", "localhost")
     url = twiml.stream_url(public, host)
-    parameters = {"language": language} if language else None  # start.customParameters
+    parameters = {"language": language} if language else {}  # start.customParameters
+    if gateway.stream_tokens is not None:
+        parameters[stream_token.PARAMETER] = gateway.stream_tokens.mint(call_sid)
     return Response(twiml.connect_stream(url, parameters), media_type="application/xml")
 
 
@@ -306,6 +308,13 @@ class MediaStream:
         gateway = self._gateway
         assert gateway.engines is not None
         self._stream_sid = message.start.stream_sid or message.stream_sid
+        if gateway.stream_tokens is not None:
+            token = message.start.custom_parameters.get(stream_token.PARAMETER, "")
+            refused = gateway.stream_tokens.spend(token, message.start.call_sid)
+            if refused:
+                self._reject("bad_token", refused)
+                self._drop("bad_token", f"stream refused: {refused}", POLICY_VIOLATION)
+                return
         if not gateway.admission.admit(message.start.call_sid):
             gateway.metrics.calls_rejected.labels("socket", "at_capacity").inc()
             self.end("at capacity", TRY_AGAIN_LATER)

@@ -139,6 +139,25 @@ async def test_keypad_digits_reach_the_conversation(
     assert heard, "the keypad entry was answered aloud"
 
 
+async def test_a_keypad_entry_while_the_agent_talks_is_answered_after_it_not_over_it(
+    engines: Engines, settings: Settings, gateway_server: Any
+) -> None:
+    turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
+    configured = with_changes(settings, metrics={"turn_log_path": str(turn_log)})
+    async with (
+        gateway_server(configured) as server,
+        SimulatedCaller(server.media_url) as caller,
+    ):
+        await caller.press("7")  # while the greeting plays
+        await caller.press("#")
+        await caller.wait_for_mark("turn1-end", timeout_s=30)
+    (record,) = read_turn_log(turn_log)
+    assert record["user_text"] == "The caller pressed 7 on the keypad."
+    assert record["outcome"] == "replied"
+    marks = [name for _, event, name in caller.timeline if event == "mark"]
+    assert marks.index("greeting-end") < marks.index("turn1-s0"), marks
+
+
 async def test_the_hangup_digit_ends_the_call(settings: Settings, gateway_server: Any) -> None:
     configured = with_changes(settings, dtmf={"hangup_digit": "*"})
     async with gateway_server(configured) as server:

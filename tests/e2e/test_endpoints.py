@@ -8,13 +8,14 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import websockets
 
 from gateway.engines import Engines
 from gateway.scheduling import Job
 from gateway.settings import Settings
-from gateway.twilio import signature
+from gateway.twilio import signature, stream_token
 from tests.conftest import running_gateway, with_changes
 
 
@@ -132,3 +133,57 @@ async def test_a_model_step_that_hangs_makes_the_gateway_unready(
         assert ready.json()["status"] == "engine_stuck"
         assert ready.json()["reason"].startswith(f"{gate.name}: one model step has held")
         assert (await client.get(url)).status_code == 200, "ready again once it lets go"
+
+
+def start_frame(call_sid: str, token: str) -> str:
+    start = {
+        "event": "start",
+        "sequenceNumber": "1",
+        "streamSid": "MZ" + call_sid[2:],
+        "start": {
+            "accountSid": "AC" + "0" * 32,
+            "streamSid": "MZ" + call_sid[2:],
+            "callSid": call_sid,
+            "tracks": ["inbound"],
+            "customParameters": {stream_token.PARAMETER: token} if token else {},
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        },
+    }
+    return msgspec.json.encode(start).decode()
+
+
+async def test_each_media_socket_needs_its_calls_token_from_the_webhook_once(
+    settings: Settings, gateway_server: Any, monkeypatch: Any
+) -> None:
+    """The socket signature is the same for every call: the webhook's token binds the socket to
+    one call, once. A replayed token, or none, is refused (1008) and counted."""
+    monkeypatch.setenv("VOICEGW_TEST_AUTH_TOKEN", "12345")
+    configured = with_changes(settings, twilio={"auth_token_env": "VOICEGW_TEST_AUTH_TOKEN"})
+    call_sid = "CA" + "12" * 16
+    params = {"CallSid": call_sid}
+    async with gateway_server(configured) as server, httpx.AsyncClient() as client:
+        url = f"http://{server.host}/twilio/voice"
+        signed = {"X-Twilio-Signature": signature.compute("12345", url, params)}
+        twiml = ET.fromstring((await client.post(url, data=params, headers=signed)).text)
+        parameter = twiml.find(f"./Connect/Stream/Parameter[@name='{stream_token.PARAMETER}']")
+        assert parameter is not None
+        token = parameter.get("value", "")
+        stream = f"wss://{server.host}/twilio/media"
+        header = {"X-Twilio-Signature": signature.compute("12345", stream)}
+
+        async def open_stream(token: str) -> websockets.ClientConnection:
+            socket = await websockets.connect(server.media_url, additional_headers=header)
+            await socket.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+            await socket.send(start_frame(call_sid, token))
+            return socket
+
+        first = await open_stream(token)
+        greeting = msgspec.json.decode(await asyncio.wait_for(first.recv(), timeout=30))
+        assert greeting["event"] == "media", "the call with its token is served"
+        for replay in (token, ""):
+            socket = await open_stream(replay)
+            await asyncio.wait_for(socket.wait_closed(), timeout=10)
+            assert socket.close_code == 1008, replay
+        await first.close()
+        text = (await client.get(f"http://{server.host}/metrics")).text
+        assert 'voicegw_bad_messages_total{problem="bad_token"} 2.0' in text

@@ -222,7 +222,7 @@ class Line:
     async def say(self, session: CallSession, speech_ms: int = 800, then_ms: int = 1000) -> None:
         for payload in [SPEECH] * (speech_ms // 20) + [SILENCE] * (then_ms // 20):
             session.on_audio(payload)
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(0.002)  # ok-sleep: pacing (frames faster than real time)
 
 
 async def make_engines(settings: Settings, voices: dict[str, Voice]) -> Engines:

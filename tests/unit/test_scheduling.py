@@ -18,13 +18,6 @@ def hold(gate: ComputeGate, job: Job, release: threading.Event, held: threading.
         release.wait(WAIT_S)
 
 
-def wait_until(condition: object, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.001)
-
-
 def test_waiting_steps_run_earliest_deadline_first() -> None:
     gate = ComputeGate("cpu")
     release, held = threading.Event(), threading.Event()
@@ -47,7 +40,7 @@ def test_waiting_steps_run_earliest_deadline_first() -> None:
 
     # Queued in the worst order: a later sentence, a draft, then a committed turn (already late).
     threads = [step("later-sentence", now + 3), step("draft", now + 0.5), step("committed", now)]
-    wait_until(lambda: gate.waiting == 3)
+    assert gate.wait_for_waiting(3, WAIT_S)
     release.set()
     for thread in [holder, *threads]:
         thread.join(WAIT_S)
@@ -71,7 +64,7 @@ def test_a_deadline_that_changes_while_waiting_is_honoured() -> None:
     threads = [threading.Thread(target=run, args=(name,)) for name in due]
     for thread in threads:
         thread.start()
-    wait_until(lambda: gate.waiting == 2)
+    assert gate.wait_for_waiting(2, WAIT_S)
     due["draft"] = now - 1.0  # the draft's turn was committed while it waited: now it is late
     release.set()
     for thread in [holder, *threads]:
@@ -97,7 +90,7 @@ def test_a_job_cancelled_while_waiting_never_runs_and_is_counted() -> None:
 
     waiter = threading.Thread(target=run)
     waiter.start()
-    wait_until(lambda: gate.waiting == 1)
+    assert gate.wait_for_waiting(1, WAIT_S)
     draft.cancel()
     waiter.join(WAIT_S)  # gives up without the gate being released
     assert outcome == ["refused"]
@@ -122,7 +115,7 @@ def queue_behind(gate: ComputeGate, holder: Job, waiter: Job, stages: list[str])
     for waiting in threads:
         waiting.start()
     assert gate.wait_for_waiting(len(stages), WAIT_S)
-    time.sleep(0.05)  # the holder's step lasts a while: that is what the waiter waits for
+    time.sleep(0.05)  # ok-sleep: pacing (the holder's step lasts this long: the queue time)
     release.set()
     for done in [thread, *threads]:
         done.join(WAIT_S)

@@ -16,7 +16,7 @@ else
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 endif
 
-.PHONY: setup setup-dev models serve test lint lint-docker bench clean
+.PHONY: setup setup-dev models serve test lint lint-docker bench clean browser
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -74,7 +74,12 @@ lint-docker: $(PY)
 	$(COMPOSE_CHECK) $$compose -f docker-compose.gpu.yml config -q \
 	&& $(COMPOSE_CHECK) $$compose -f docker-compose.gpu.yml --profile served-llm config -q
 
-test: models setup-dev lint
+# The talk page's test drives Debian's chromium (.ci/run installs it); without one it is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 \
+		|| echo 'make: no chromium: the talk page test is skipped (apt-get install chromium)'
+
+test: models setup-dev lint browser
 	$(VENV)/bin/pytest
 
 bench: models setup-dev

@@ -39,13 +39,14 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.audio import mulaw
-from gateway.audio.frames import FRAME_MS, SAMPLE_RATE_HZ
+from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.audio.resample import resample
+from gateway.lab.turn import LATE_S, speak, wait_greeting
 from gateway.metrics import read_turn_log
 from gateway.settings import load_settings
 from models.fetch import materialise
 from tests.sim.backends import free_port
-from tests.sim.caller import SILENT_FRAME, SimulatedCaller
+from tests.sim.caller import SimulatedCaller
 from tests.sim.clips import CallerClip, trim
 from tests.sim.soak import poll_until_idle, scrape
 
@@ -64,18 +65,9 @@ MODES: dict[str, dict[str, str]] = {
     "baseline": {},
 }
 
-LATE_S = 8.0
-"""A caller who has heard nothing for this long (after speaking, or after the last audio it
-heard finished playing) stops waiting and speaks its next utterance."""
-MAX_WAIT_S = 120.0
-"""Even a reply still playing does not hold a turn longer than this."""
-THINK_S = (0.5, 1.0)
-"""After a reply has played, the caller thinks this long (seeded random) before speaking."""
 PAUSE_MS = 600
 """The mid-sentence pause every second turn has."""
 GREETING_TIMEOUT_S = 30.0
-LINE_SILENCE_FRAMES = 25
-"""Silence on the line after the greeting, before the first utterance."""
 STARTUP_TIMEOUT_S = 240.0
 WARMUP_TEXT = "Hello, can you hear me?"
 KNEE = {"first_sound_p50_ms": 1000.0, "first_sound_p95_ms": 1500.0, "answer_p95_ms": 2000.0}
@@ -281,75 +273,15 @@ class CallMeasure:
     """Messages received that were addressed to another call's stream (cross-talk)."""
 
 
-def _drain_marks(caller: SimulatedCaller) -> list[str]:
-    names = []
-    while not caller.marks.empty():
-        names.append(caller.marks.get_nowait())
-    return names
-
-
-async def _wait_greeting(caller: SimulatedCaller) -> None:
-    async with asyncio.timeout(GREETING_TIMEOUT_S):
-        while "greeting-end" not in _drain_marks(caller):
-            await caller.send_frame(SILENT_FRAME)
-    for _ in range(LINE_SILENCE_FRAMES):
-        await caller.send_frame(SILENT_FRAME)
-
-
-@dataclass
-class _Heard:
-    """What the caller has received of the reply so far, read from its timeline in order."""
-
-    first_sound: float | None = None
-    answer: float | None = None
-    filler_mark: str = ""
-
-    def read(self, entries: list[tuple[float, str, str]]) -> None:
-        for at, event, name in entries:
-            if event == "media":
-                self.first_sound = self.first_sound or at
-                if self.filler_mark and self.answer is None:
-                    self.answer = at
-            elif event == "mark" and name.endswith("-filler") and self.first_sound is not None:
-                self.filler_mark = self.filler_mark or name
-
-
 async def _turn(
     caller: SimulatedCaller, measure: TurnMeasure, clip: CallerClip, rng: random.Random
 ) -> None:
-    """Speak, wait for the reply like a patient human, think, return."""
-    _drain_marks(caller)
-    caller.drain_media()  # the reply frames are read from the timeline; keep the queue small
-    start = len(caller.timeline)
-    last_voiced = 0.0
-    for frame in clip.frames:
-        last_voiced = await caller.send_frame(frame)  # the clip's last frame is voiced
-    seen = len(caller.timeline)
-    measure.premature_frames = sum(e[1] == "media" for e in caller.timeline[start:seen])
-    heard = _Heard()
-    while True:
-        heard.read(caller.timeline[seen:])
-        seen = len(caller.timeline)
-        ends = [n for n in _drain_marks(caller) if n.endswith("-end")]
-        if heard.first_sound is not None and any(not n.startswith("greeting") for n in ends):
-            break  # the reply has played
-        now = time.monotonic()
-        if now - max(last_voiced, caller.played_until) >= LATE_S:
-            measure.gave_up = True
-            break
-        if now - last_voiced >= MAX_WAIT_S:
-            break
-        await caller.send_frame(SILENT_FRAME)
-        caller.drain_media()
-    measure.filler_mark = heard.filler_mark
-    answer = heard.answer if heard.filler_mark else heard.first_sound
-    if heard.first_sound is not None:
-        measure.first_sound_ms = (heard.first_sound - last_voiced) * 1000
-    if answer is not None:
-        measure.answer_ms = (answer - last_voiced) * 1000
-    if not measure.gave_up:
-        for _ in range(round(rng.uniform(*THINK_S) * 1000 / FRAME_MS)):
-            await caller.send_frame(SILENT_FRAME)
+    """Speak, wait for the reply like a patient human, think, return (the lab's turn:
+    gateway/lab/turn.py, which ``voicegw bench --calls`` uses too)."""
+    heard = await speak(caller, clip, rng=rng, late_s=LATE_S)
+    measure.first_sound_ms, measure.answer_ms = heard.first_sound_ms, heard.answer_ms
+    measure.filler_mark, measure.gave_up = heard.filler_mark, heard.gave_up
+    measure.premature_frames = heard.premature_frames
 
 
 async def run_call(
@@ -367,7 +299,7 @@ async def run_call(
             call.rejected = f"{type(error).__name__}: {error}"
             return call
         try:
-            await _wait_greeting(caller)
+            await wait_greeting(caller, GREETING_TIMEOUT_S)
         except websockets.ConnectionClosed:
             call.rejected = f"closed before the greeting (code {caller.close_code})"
             return call
@@ -394,7 +326,7 @@ async def warm_up(url: str, clip: CallerClip) -> None:
     sid = f"CA{secrets.token_hex(16)}"
     measure = TurnMeasure(-1, 1, clip.text, paused=False)
     async with SimulatedCaller(url, call_sid=sid, stream_sid=f"MZ{secrets.token_hex(16)}") as call:
-        await _wait_greeting(call)
+        await wait_greeting(call, GREETING_TIMEOUT_S)
         await _turn(call, measure, clip, random.Random(0))
     first, answer = measure.first_sound_ms, measure.answer_ms
     console.print(

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jiwer
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from gateway.audio import mulaw
 from gateway.engines import load_engines_sync
+from gateway.lab.stats import word_error_rate
 from gateway.metrics import read_turn_log
 from gateway.settings import Settings, load_settings
 from tests.sim.backends import BackendServer, free_port, server_for, stage_settings
@@ -169,14 +169,8 @@ async def run_mode(
 
 
 def wer(references: list[str], hypotheses: list[str]) -> float:
-    normalize = jiwer.Compose(
-        [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-         jiwer.Strip(), jiwer.ReduceToListOfListOfWords()]
-    )  # fmt: skip
-    return float(
-        jiwer.wer(references, hypotheses, reference_transform=normalize,
-                  hypothesis_transform=normalize)
-    )  # fmt: skip
+    rate = word_error_rate(references, hypotheses)  # the same measure as `voicegw bench`
+    return float("nan") if rate is None else rate
 
 
 def median_offset(records: list[dict[str, Any]], stage: str) -> float | None:

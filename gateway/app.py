@@ -11,10 +11,12 @@ from litestar.di import Provide
 
 from gateway.engines import Engines
 from gateway.metrics import GatewayMetrics
+from gateway.records.recorder import start_records
 from gateway.routes.health import healthz, metrics, readyz
-from gateway.routes.twilio import media_stream, voice_webhook
+from gateway.routes.twilio import after_stream, media_stream, voice_webhook
 from gateway.runtime import Gateway
 from gateway.settings import Settings
+from gateway.web.pages import web_routes
 
 
 def create_app(
@@ -29,6 +31,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        records = start_records(gateway)
+        if records is not None:
+            await records.flush()  # the records file is created or migrated before any call
         loading = asyncio.create_task(gateway.load())
         if engines is not None:
             await loading
@@ -36,11 +41,23 @@ def create_app(
             yield
         finally:
             loading.cancel()
+            if records is not None:
+                await records.aclose()  # what the calls left queued is written
             if (owns_engines or engines is None) and gateway.engines is not None:
                 await gateway.engines.aclose()
+            if gateway.toolbox is not None:
+                await gateway.toolbox.aclose()
 
     app = Litestar(
-        route_handlers=[healthz, readyz, metrics, voice_webhook, media_stream],
+        route_handlers=[
+            healthz,
+            readyz,
+            metrics,
+            voice_webhook,
+            media_stream,
+            after_stream,
+            *web_routes(settings),
+        ],
         dependencies={"gateway": Provide(lambda: gateway, sync_to_thread=False)},
         lifespan=[lifespan],
         logging_config=None,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import signal
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -15,8 +16,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
+from gateway.addresses import is_loopback
+from gateway.records import RecordsReader
+from gateway.records.schema import RecordsError
+from gateway.records.timeline import call_timeline, calls_table
 from gateway.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -137,16 +143,6 @@ def uvicorn_config(application: Litestar) -> uvicorn.Config:
     )
 
 
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 and "localhost"; a name, "" and 0.0.0.0 are not."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _refuse_unsigned_exposure(settings: Settings, insecure: bool) -> None:
     """Without the auth token no signature is checked: on a public address anyone could place
     calls (and spend the models' time). Refused unless the operator says so, every time."""
@@ -253,6 +249,113 @@ def models_list() -> None:
     for name, entry in load_manifest().items():
         size = sum(f.size for f in entry.files) / 1e6
         console.print(f"embedded:{name:14} {entry.stage:4} {size:7.1f} MB  {entry.description}")
+
+
+calls_app = typer.Typer(help="Call records: recent calls, and one call turn by turn.")
+app.add_typer(calls_app, name="calls")
+
+
+@contextmanager
+def _records(config: Path | None) -> Iterator[RecordsReader]:
+    """The records file ``records.path`` names, read-only; exit 1 when there is none."""
+    settings = _settings(config)
+    if not settings.records.path:
+        console.print("[red]no call records:[/red] records.path is empty (records are off)")
+        raise typer.Exit(1)
+    try:
+        reader = RecordsReader(Path(settings.records.path).expanduser())
+    except RecordsError as error:
+        console.print(f"[red]{escape(str(error))}[/red]")
+        raise typer.Exit(1) from None
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+@calls_app.callback(invoke_without_command=True)
+def calls(
+    context: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many calls, newest first")] = 20,
+    config: ConfigOption = None,
+) -> None:
+    """List recent calls: sid, start, length, turns, median voice-to-voice, how it ended."""
+    if context.invoked_subcommand is not None:
+        return
+    with _records(config) as reader:
+        rows = reader.recent_calls(limit)
+    if not rows:
+        console.print("no calls recorded yet")
+        return
+    for line in calls_table(rows):
+        typer.echo(line)
+
+
+@calls_app.command("show")
+def calls_show(
+    sid: Annotated[str, typer.Argument(help="The call's CallSid")], config: ConfigOption = None
+) -> None:
+    """One call as a timeline: what the caller said, what the agent said, each turn's stages."""
+    with _records(config) as reader:
+        detail = reader.call(sid)
+    if detail is None:
+        console.print(f"[red]no such call:[/red] {escape(repr(sid))} is not in the records")
+        raise typer.Exit(1)
+    for line in call_timeline(detail):
+        typer.echo(line)
+
+
+@app.command("call")
+def call_command(
+    wavs: Annotated[list[Path], typer.Argument(help="WAV files, spoken one per turn")],
+    gateway: Annotated[
+        str, typer.Option(help="The gateway's base URL (the webhook is POST /twilio/voice)")
+    ] = "http://127.0.0.1:8080",
+    save: Annotated[
+        Path | None, typer.Option(help="Write each reply's audio here (turn-01.wav, ...)")
+    ] = None,
+) -> None:
+    """Call a running gateway as Twilio would (signed if $TWILIO_AUTH_TOKEN is set)."""
+    from gateway.lab import commands
+
+    raise typer.Exit(commands.call(gateway, wavs, save, Console()))
+
+
+@app.command("bench")
+def bench_command(
+    *,
+    config: Annotated[
+        list[Path] | None,
+        typer.Option("--config", "-c", help="A configuration to bench (repeat to compare)"),
+    ] = None,
+    utterances: Annotated[
+        Path | None, typer.Option(help="A folder of WAVs and transcripts.toml (default: shipped)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (default: bench/results/<time>)")
+    ] = None,
+    calls: Annotated[
+        str, typer.Option(help="Concurrency sweep: calls at once per level, e.g. 1,2,4")
+    ] = "",
+    turns: Annotated[int, typer.Option(min=1, help="Utterances per caller in the sweep")] = 4,
+    limit: Annotated[int, typer.Option(min=0, help="Use only the first N utterances")] = 0,
+    warmup: Annotated[
+        bool, typer.Option(help="One uncounted turn per gateway before measuring")
+    ] = True,
+) -> None:
+    """Run utterances through configurations, alternating; report table, waterfall charts, HTML."""
+    from gateway.lab import commands
+
+    try:
+        levels = commands.parse_levels(calls)
+    except ValueError as error:
+        console.print(f"[red]--calls:[/red] {error}")
+        raise typer.Exit(2) from None
+    status = commands.bench(
+        config or [], utterances, out, levels=levels, turns=turns, limit=limit, warmup=warmup,
+        console=Console(),
+    )  # fmt: skip
+    raise typer.Exit(status)
 
 
 def main() -> None:

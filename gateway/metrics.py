@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway.scheduling import ComputeGate, GateStats
+from gateway.tools.record import ToolRecord
 
 log = logging.getLogger("voicegw.turns")
 
@@ -95,6 +96,14 @@ class TurnRecord(msgspec.Struct, kw_only=True):
     language: str = ""
     """The language the caller's words were transcribed in (Whisper's code; detected with
     ``stt.language = "auto"``)."""
+    stt_started: float | None = None
+    """When transcription of the caller's audio started (to ``transcript``: the STT time)."""
+    llm_started: float | None = None
+    """When the model was asked for the reply (to ``first_token``, ``first_sentence``)."""
+    tts_started: float | None = None
+    """When synthesis of the first clause started (to ``first_audio``)."""
+    tools: list[ToolRecord] = msgspec.field(default_factory=list)
+    """Each tool call of the turn: name, arguments, status, duration, result (cut)."""
 
     @property
     def interrupted_after_ms(self) -> int | None:
@@ -111,6 +120,18 @@ class TurnRecord(msgspec.Struct, kw_only=True):
             if origin is None or getattr(self, stage) is None
             else round((getattr(self, stage) - origin) * 1000)
             for stage in STAGES
+        }
+
+    def durations_ms(self) -> dict[str, int | None]:
+        """How long each stage took, in ms (None where it did not run): the offsets say when a
+        stage delivered, these say which stage the time went to. ``queue``: of those, the time
+        the reply's model work waited for other calls' (``queue_ms``)."""
+        return {
+            "stt": _ms_between(self.stt_started, self.transcript),
+            "llm_first_token": _ms_between(self.llm_started, self.first_token),
+            "llm_first_clause": _ms_between(self.llm_started, self.first_sentence),
+            "tts_first_audio": _ms_between(self.tts_started, self.first_audio),
+            "queue": self.queue_ms,
         }
 
     @property
@@ -141,6 +162,10 @@ class TurnRecord(msgspec.Struct, kw_only=True):
                 f" interrupted_after={self.interrupted_after_ms}ms"
                 f" heard={self.heard_ms}/{self.sent_ms}ms"
             )
+        if self.tools:
+            tail += " tools=" + ",".join(
+                f"{t.name}:{t.status}:{t.duration_ms}ms" for t in self.tools
+            )
         if self.error:
             tail += f" error={self.error!r}"
         if transcripts == "off":
@@ -157,9 +182,19 @@ class TurnRecord(msgspec.Struct, kw_only=True):
         for name in _TEXT_FIELDS:
             payload[name] = shown(payload[name], transcripts)
         payload["offsets_ms"] = self.offsets_ms()
+        payload["durations_ms"] = self.durations_ms()
+        payload["tools"] = [
+            {**msgspec.structs.asdict(t), "arguments": shown(t.arguments, transcripts),
+             "result": shown(t.result, transcripts)}
+            for t in self.tools
+        ]  # fmt: skip
         payload["voice_to_voice_ms"] = self.voice_to_voice_ms
         payload["interrupted_after_ms"] = self.interrupted_after_ms
         return msgspec.json.encode(payload)
+
+
+def _ms_between(start: float | None, end: float | None) -> int | None:
+    return None if start is None or end is None else round((end - start) * 1000)
 
 
 def read_turn_log(path: Path) -> list[dict[str, Any]]:
@@ -231,6 +266,18 @@ class GatewayMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.records_write_failures = Counter(
+            "voicegw_records_write_failures",
+            "Call-record events lost to failed writes (full disk, locked or unwritable file)",
+            registry=self.registry,
+        )
+        self.records_dropped = Counter(
+            "voicegw_records_dropped",
+            "Call-record events dropped unwritten because the writer's queue was full",
+            registry=self.registry,
+        )
+        self.turn_listeners: list[Callable[[TurnRecord], None]] = []
+        """Told of every turn record (the call records' writer); each must return at once."""
         _register_process_gauges(self.registry)
         self._turn_log = Path(turn_log_path).expanduser() if turn_log_path else None
 
@@ -257,6 +304,8 @@ class GatewayMetrics:
         if self._turn_log is not None:
             with self._turn_log.open("ab") as handle:
                 handle.write(record.as_json(self.transcripts) + b"\n")
+        for listener in self.turn_listeners:
+            listener(record)
 
 
 class _BackendErrorCollector(Collector):

@@ -19,6 +19,7 @@ import msgspec
 from msgspec import Meta
 
 from gateway.languages import WHISPER_CODES
+from gateway.tools.config import ToolsSettings, TransferSettings
 
 ENV_PREFIX = "VOICEGW_"
 Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
@@ -273,10 +274,12 @@ class CallSettings(_Section):
     fillers: list[str] = msgspec.field(default_factory=lambda: ["Okay.", "Sure.", "Right."])
     """Short acknowledgements, synthesized once at start-up, said when an answer is not ready
     in time (taken in turn). Empty: never."""
-    filler_after_ms: PositiveMs = 20
+    filler_after_ms: PositiveMs = 300
     """A turn is over but its answer has no audio yet this long after: say a filler first, so
     the caller is not left in silence, unless the line has had any sound since the caller's
-    speech ended (they may be going on). 0 disables fillers."""
+    speech ended (they may be going on), or the turn before had one (twice in a row sounds
+    mechanical). A rescue for a late answer, not the start of every turn: an answer is usually
+    ready 100-300 ms after the turn ends. 0 disables fillers."""
     max_call_s: Annotated[float, Meta(gt=0, le=86_400)] = 3600.0
     """A call is ended (close 1000) after this long, whatever it is doing
     (``voicegw_calls_dropped_total{reason="max_call_length"}``)."""
@@ -309,6 +312,14 @@ class MetricsSettings(_Section):
     """When set, every turn's latency record is appended to this file as one JSON line."""
 
 
+class RecordsSettings(_Section):
+    path: str = "~/.local/state/voicegw/calls.sqlite3"
+    """The SQLite file every call and its turns are kept in (``voicegw calls`` reads it); ""
+    keeps no records. What was said follows ``log.transcripts``; no audio is ever kept."""
+    retention_days: Annotated[int, Meta(ge=0, le=36_500)] = 30
+    """Calls older than this are deleted, at start-up and hourly; 0 keeps them for ever."""
+
+
 class LogSettings(_Section):
     transcripts: Literal["full", "redacted", "off"] = "redacted"
     """What the turn log lines and the JSON turn log say of what was said: ``full`` the words,
@@ -319,6 +330,13 @@ class LogSettings(_Section):
 class ModelsSettings(_Section):
     cache_dir: str = "~/.cache/voicegw"
     """Where embedded models are materialised (joined, verified) once."""
+
+
+class LabSettings(_Section):
+    pages: Literal["auto", "on", "off"] = "auto"
+    """The browser pages (``GET /``: talk to the agent from a microphone; ``GET /calls``: the
+    call records). ``auto``: served only when ``server.host`` is a loopback address, as they
+    take calls without Twilio's signature and show what callers said."""
 
 
 class Settings(_Section):
@@ -333,8 +351,12 @@ class Settings(_Section):
     dtmf: DtmfSettings = msgspec.field(default_factory=DtmfSettings)
     call: CallSettings = msgspec.field(default_factory=CallSettings)
     metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
+    records: RecordsSettings = msgspec.field(default_factory=RecordsSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     models: ModelsSettings = msgspec.field(default_factory=ModelsSettings)
+    lab: LabSettings = msgspec.field(default_factory=LabSettings)
+    tools: ToolsSettings = msgspec.field(default_factory=ToolsSettings)
+    transfer: TransferSettings = msgspec.field(default_factory=TransferSettings)
     languages: dict[str, LanguageSettings] = msgspec.field(default_factory=dict)
     """Per-language phrases, prompt and voice, by Whisper code: ``[languages.ko]``."""
 

@@ -24,8 +24,11 @@ ServerFactory = Callable[..., Any]
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     """The shipped defaults, untouched by the environment of whoever runs the tests, except that
-    the turn log keeps the words (``log.transcripts = "full"``): tests check what was heard."""
-    return with_changes(load_settings(None, environ={}), log={"transcripts": "full"})
+    the turn log keeps the words (``log.transcripts = "full"``): tests check what was heard; and
+    no call records are kept (a test that reads them gives its own ``records.path``)."""
+    return with_changes(
+        load_settings(None, environ={}), log={"transcripts": "full"}, records={"path": ""}
+    )
 
 
 @pytest.fixture(scope="session")

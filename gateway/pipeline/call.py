@@ -17,16 +17,19 @@ call's work lives in tasks owned here; ``close`` cancels every one of them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.engines import Engines
 from gateway.languages import whisper_code
-from gateway.llm.base import PreparesPrompts
+from gateway.llm.base import CallsTools, PreparesPrompts
 from gateway.metrics import GatewayMetrics
+from gateway.pipeline.caller_context import CallerContext
 from gateway.pipeline.caller_line import CallerLine, RejoinPolicy
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.keypad import KeyAction, KeypadEntry
@@ -35,10 +38,14 @@ from gateway.pipeline.playout import Playout, Send
 from gateway.pipeline.profiles import LanguageProfile, call_language, profile_for
 from gateway.pipeline.reply import Reply, ReplyStages
 from gateway.pipeline.sources import CallerAudio, CallerText, Prepared, Source
+from gateway.pipeline.tool_loop import ToolTurnSettings
 from gateway.scheduling import Job
 from gateway.settings import Settings
 from gateway.stt.base import Transcript
 from gateway.stt.words import has_words
+from gateway.tools.actions import CallAction
+from gateway.tools.prompt import render_prompt
+from gateway.tools.toolbox import Toolbox
 from gateway.vad.endpointer import DraftDue, SpeechResumed, SpeechStarted, TurnEnded
 from gateway.vad.silero import SileroStream
 
@@ -62,15 +69,27 @@ class CallSession:
         hang_up: Callable[[str], None] = lambda _reason: None,
         clock: Callable[[], float] = time.monotonic,
         language: str = "",
+        on_reply: Callable[[Reply], None] | None = None,
+        caller: CallerContext | None = None,
+        toolbox: Toolbox | None = None,
     ) -> None:
         """``language``: forced for this call (the stream's ``language`` custom parameter), a
-        Whisper code; empty: ``stt.language``, or with ``"auto"`` detected on the first turn."""
+        Whisper code; empty: ``stt.language``, or with ``"auto"`` detected on the first turn.
+        ``on_reply``: told of every reply as it is made (drafts too), for a client that shows
+        a reply's progress live; it only reads the reply. ``toolbox``: the tools the agent may
+        call (None or empty: none)."""
         self.call_sid = call_sid
+        self.caller = caller or CallerContext(call_sid=call_sid)
+        """Who called whom (From and To, where the webhook passed them on)."""
+        self._on_reply = on_reply
         self._settings = settings
         self._metrics = metrics
         self._hang_up = hang_up
         self._clock = clock
         self._engines = engines
+        chat = engines.chat
+        self._toolbox = toolbox if toolbox and isinstance(chat, CallsTools) else None
+        self._call_tools = self._toolbox.for_call(self.caller) if self._toolbox else None
         self.language = call_language(settings, language)
         """The call's language once known (forced, fixed, or detected): a Whisper code."""
         self._profile = profile_for(settings, self.language)
@@ -78,7 +97,7 @@ class CallSession:
         self._stages = self._stages_of(self._profile)
         self._playout = Playout(send, stream_sid, settings.call.playout_lead_ms, clock)
         self.conversation = Conversation(
-            self._profile.system_prompt, settings.llm.max_history_messages
+            self._system_prompt(self._profile), settings.llm.max_history_messages
         )
         self._listener = Listener(SileroStream(engines.vad_session, SAMPLE_RATE_HZ), settings)
         self._caller_line = CallerLine(
@@ -105,6 +124,9 @@ class CallSession:
         self._utterance_started_at = 0.0
         self._closing = False
         self._preparing: tuple[Job, asyncio.Task[object]] | None = None
+        self._last_turn_filled = False
+        """The last committed turn began with a filler: the next one may not (fillers twice in
+        a row sound mechanical)."""
         self._drafts_discarded = 0
         self._turns = 0
 
@@ -130,8 +152,39 @@ class CallSession:
                 filler_after_ms=settings.call.filler_after_ms,
                 quiet_before_answer_ms=settings.turn.quiet_before_answer_ms,
                 stage_timeout_s=settings.call.stage_timeout_ms / 1000,
+                tools=self._tool_settings(),
+                phrase=functools.partial(phrases.get, voice=profile.voice),
+                action_echo_timeout_s=settings.tools.mark_timeout_ms / 1000,
             )
         return stages
+
+    def _system_prompt(self, profile: LanguageProfile) -> str:
+        """The language's system prompt, its ``{from}``, ``{to}``, ``{time}`` and
+        ``{language}`` filled in, and the tools listed where the model reads them there."""
+        prompt = render_prompt(
+            profile.system_prompt,
+            from_=self.caller.from_,
+            to=self.caller.to,
+            language=self.language or "",
+            now=datetime.now().astimezone(),
+        )
+        chat = self._engines.chat
+        if self._toolbox is not None and isinstance(chat, CallsTools):
+            prompt += chat.tool_instructions(self._toolbox.declarations)
+        return prompt
+
+    def _tool_settings(self) -> ToolTurnSettings | None:
+        if self._call_tools is None:
+            return None
+        tools = self._settings.tools
+        return ToolTurnSettings(
+            tools=self._call_tools,
+            tool_choice=tools.tool_choice,
+            hold_after_s=tools.hold_after_ms / 1000,
+            hold_phrase=tools.hold_phrase,
+            failure_phrase=tools.failure_phrase,
+            stage_timeout_s=self._settings.call.stage_timeout_ms / 1000,
+        )
 
     def _keep_language(self, language: str) -> None:
         """The first words of a call in a language not known before (``stt.language = "auto"``):
@@ -143,7 +196,7 @@ class CallSession:
         self.language = code
         self._profile = profile_for(self._settings, code)
         self._stages = self._stages_of(self._profile)
-        self.conversation.system_prompt = self._profile.system_prompt
+        self.conversation.system_prompt = self._system_prompt(self._profile)
         log.info("call=%s language %s (detected)", self.call_sid, code)
 
     def _stages_after(self, transcript: Transcript) -> ReplyStages:
@@ -421,7 +474,7 @@ class CallSession:
         self, source: Source, *, speculative: bool, due_at: float | None = None
     ) -> Reply:
         self._stop_preparing()  # every reply starts here: the model is needed for it now
-        return Reply(
+        reply = Reply(
             source=source,
             stages=self._stages,
             conversation=self.conversation,
@@ -434,7 +487,11 @@ class CallSession:
             clock=self._clock,
             language=self.language,
             stages_for=self._stages_after,
+            may_fill=not self._last_turn_filled,
         )
+        if self._on_reply is not None:
+            self._on_reply(reply)
+        return reply
 
     async def _run_reply(self, reply: Reply) -> None:
         """Run a turn's reply; its record is logged once, when it is over (drafts that never
@@ -443,8 +500,20 @@ class CallSession:
             await reply.run()
         finally:
             if reply.committed:
+                self._last_turn_filled = bool(reply.progress.filler)
                 self._metrics.record_turn(reply.record())
                 self._prepare_next_prompt(reply)
+            action = reply.action
+            if action is not None and reply.progress.outcome == "replied" and not self._closing:
+                self._spawn(self._carry_out(action, heard=reply.end_heard))
+
+    async def _carry_out(self, action: CallAction, *, heard: bool) -> None:
+        """The caller has heard the action's line (its last mark came back): do it."""
+        assert self._toolbox is not None
+        if not heard:
+            log.warning("call=%s no echo of the %s line: ending anyway", self.call_sid, action.kind)
+        log.info("call=%s agent action: %s", self.call_sid, action.kind)
+        await self._toolbox.carry_out(action, self.call_sid, self._hang_up)
 
     def _prepare_next_prompt(self, finished: Reply) -> None:
         """A turn is over and the caller is listening: evaluate the start of the next prompt

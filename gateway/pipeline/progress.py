@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from gateway.metrics import Outcome, TurnRecord
 from gateway.pipeline.heard import Heard
+from gateway.tools.record import ToolRecord
 
 
 @dataclass(slots=True)
@@ -43,6 +44,12 @@ class ReplyProgress:
     """Time the reply's model work waited for the shared engines before its first audio."""
     language: str = ""
     """The language the caller's words were transcribed in (detected, or the call's)."""
+    stt_started: float | None = None
+    llm_started: float | None = None
+    tts_started: float | None = None
+    """When each stage started: transcribing, asking the model, synthesizing the first clause."""
+    tools: list[ToolRecord] = field(default_factory=list)
+    """Every tool call the model made in this turn, and what came of it."""
 
     def record(self, call_sid: str) -> TurnRecord:
         heard = self.heard
@@ -74,4 +81,8 @@ class ReplyProgress:
             queue_ms=sum(self.queue_ms.values()),
             queue_by_stage_ms=dict(self.queue_ms),
             language=self.language,
+            stt_started=self.stt_started,
+            llm_started=self.llm_started,
+            tts_started=self.tts_started,
+            tools=list(self.tools),
         )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.audio.frames import FRAME_MS
-from gateway.llm.base import ChatModel
+from gateway.llm.base import CallsTools, ChatMessage, ChatModel
 from gateway.metrics import TurnRecord
 from gateway.pipeline.caller_line import CallerLine
 from gateway.pipeline.conversation import Conversation
@@ -27,9 +27,11 @@ from gateway.pipeline.playout import Playout
 from gateway.pipeline.progress import ReplyProgress
 from gateway.pipeline.sources import CallerAudio, CallerText, Prepared, Source
 from gateway.pipeline.speech import FrameEncoder
+from gateway.pipeline.tool_loop import ToolLoop, ToolTurnSettings, Voice
 from gateway.scheduling import Job
 from gateway.stt.base import Transcriber, Transcript
 from gateway.stt.words import has_words
+from gateway.tools.actions import CallAction
 from gateway.tts.base import Synthesizer
 from gateway.tts.sentences import SentenceSplitter
 
@@ -58,6 +60,13 @@ class ReplyStages:
     quiet_before_answer_ms: int = 0
     """After a sound from the caller since their turn ended, the answer waits for this much quiet
     (or for the caller's speech to make it part of a longer turn)."""
+    tools: ToolTurnSettings | None = None
+    """The tools this call may use (None: none, or a model that cannot call them)."""
+    phrase: Callable[[str], list[bytes]] = lambda _text: []
+    """A pre-rendered line's frames in this voice ([]: not rendered, synthesize it)."""
+    action_echo_timeout_s: float = 10.0
+    """After an action's line (goodbye, transfer): how long past its playback to wait for its
+    last mark before the call does the action anyway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +95,14 @@ class Reply:
         clock: Callable[[], float] = time.monotonic,
         language: str | None = None,
         stages_for: Callable[[Transcript], ReplyStages] | None = None,
+        may_fill: bool = True,
     ) -> None:
         """``due_at``: for a draft, when its turn would be committed (its work's deadline).
         ``language``: the call's, which the caller's audio is transcribed in (None: detected).
         ``stages_for``: once the caller's words are known (after ``on_transcript``), the stages
-        that answer them: the voice and phrases of the language they were in."""
+        that answer them: the voice and phrases of the language they were in.
+        ``may_fill``: a late answer may have a filler before it (not when the last turn had one)."""
+        self._may_fill = may_fill
         self._source = source
         self._stages = stages
         self._language = language
@@ -117,6 +129,10 @@ class Reply:
         self._user_text_added = False
         self._dropped = False
         self.transcribed = False
+        self.action: CallAction | None = None
+        """A built-in action (hang up, transfer) the call does once this reply was heard."""
+        self.end_heard = False
+        """The last mark's echo came back: the caller heard all of the reply."""
         self._input_known = asyncio.Event()
         """Set once the caller's words are known, or production ended without them."""
         self.first_audio_ready = asyncio.Event()
@@ -276,6 +292,7 @@ class Reply:
                 self._heard_caller(text)
             case CallerAudio(samples=samples, sample_rate_hz=rate):
                 transcriber = self._stages.transcriber
+                self.progress.stt_started = self._clock()
                 transcript = await within(
                     transcriber.transcribe(samples, rate, self.job, language=self._language),
                     self._stages.stage_timeout_s,
@@ -303,17 +320,69 @@ class Reply:
         splitter = SentenceSplitter(self._stages.first_clause_min_words)
         reply_parts: list[str] = []
         try:
-            tokens = self._stages.chat.stream(prompt, self.job)
-            async for token in each_within(tokens, self._stages.stage_timeout_s, "llm"):
-                if self.progress.first_token is None:
-                    self.progress.first_token = self._clock()
-                reply_parts.append(token)
-                for sentence in splitter.push(token):
-                    await self._speak(sentence, queue)
+            self.progress.llm_started = self._clock()
+            chat, tools = self._stages.chat, self._stages.tools
+            if tools is not None and isinstance(chat, CallsTools):
+                await self._use_tools(
+                    chat, tools, prompt, splitter=splitter, parts=reply_parts, queue=queue
+                )
+            else:
+                tokens = chat.stream(prompt, self.job)
+                async for token in each_within(tokens, self._stages.stage_timeout_s, "llm"):
+                    await self._piece(token, splitter, reply_parts, queue)
             for sentence in splitter.flush():
                 await self._speak(sentence, queue)
         finally:  # an interrupted reply's record keeps what had been written
             self.progress.reply_text = "".join(reply_parts).strip()
+
+    async def _piece(
+        self,
+        token: str,
+        splitter: SentenceSplitter,
+        parts: list[str],
+        queue: asyncio.Queue[QueueItem],
+    ) -> None:
+        if self.progress.first_token is None:
+            self.progress.first_token = self._clock()
+        parts.append(token)
+        for sentence in splitter.push(token):
+            await self._speak(sentence, queue)
+
+    async def _use_tools(
+        self,
+        chat: CallsTools,
+        tools: ToolTurnSettings,
+        prompt: list[ChatMessage],
+        *,
+        splitter: SentenceSplitter,
+        parts: list[str],
+        queue: asyncio.Queue[QueueItem],
+    ) -> None:
+        """The model may call tools (:mod:`gateway.pipeline.tool_loop`); what they did goes in
+        the turn's record, and an action they asked for waits for this reply to be heard."""
+
+        async def piece(token: str) -> None:
+            await self._piece(token, splitter, parts, queue)
+
+        async def flush() -> None:
+            for sentence in splitter.flush():
+                await self._speak(sentence, queue)
+
+        async def line(text: str) -> None:
+            await flush()
+            parts.append(f"{'' if not parts or parts[-1].endswith(' ') else ' '}{text} ")
+            frames = self._stages.phrase(text)
+            if frames:
+                self._queue_sentence(SentSentence(text, list(frames), complete=True), queue)
+            else:
+                await self._speak(text, queue)
+
+        loop = ToolLoop(chat, tools, Voice(piece, flush, line), self.job, self._committed)
+        try:
+            await loop.answer(prompt)
+        finally:
+            self.progress.tools = list(loop.turn.records)
+            self.action = loop.action
 
     def _put_frame(self, frame: bytes, queue: asyncio.Queue[QueueItem]) -> None:
         queue.put_nowait(frame)
@@ -342,6 +411,8 @@ class Reply:
         self.rendered.append(sentence)
         queue.put_nowait(sentence)
         encoder: FrameEncoder | None = None
+        if self.progress.tts_started is None:
+            self.progress.tts_started = self._clock()
         chunks = self._stages.synthesizer.synthesize(text, self.job)
         async for chunk in each_within(chunks, self._stages.stage_timeout_s, "tts"):
             if self.progress.first_audio is None:
@@ -394,14 +465,19 @@ class Reply:
             end = f"{self.label}-end"
             await self._playout.mark(end)
             # Stay until the caller has heard it all: an interruption before then is a cut.
-            await self._playout.wait_echo(end, self._playout.seconds_to_played() + ECHO_SLACK_S)
+            slack_s = self._stages.action_echo_timeout_s if self.action else ECHO_SLACK_S
+            self.end_heard = await self._playout.wait_echo(
+                end, self._playout.seconds_to_played() + slack_s
+            )
             self._playout.take_echo(end)
 
     async def _filler_if_late(self) -> None:
         """The answer has no audio yet: acknowledge the caller rather than leave a silence.
         A ``<label>-filler`` mark follows it, so the client can tell it from the answer."""
         stages = self._stages
-        if not (stages.fillers and stages.filler_after_ms) or self.first_audio_ready.is_set():
+        if not (stages.fillers and stages.filler_after_ms and self._may_fill):
+            return
+        if self.first_audio_ready.is_set():
             return
         try:
             async with asyncio.timeout(stages.filler_after_ms / 1000):

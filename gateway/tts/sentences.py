@@ -7,7 +7,8 @@ next token to tell. Korean, Japanese and Chinese sentences may run straight into
 without a space ("알겠습니다.주문 번호를"): after a Hangul syllable, kana or ideograph any mark is a
 boundary. The first clause of a reply (up to a comma-like mark) is released on its own once it
 has ``first_clause_min_words`` words (:func:`count_words`), so speech starts before the first
-sentence is finished.
+sentence is finished; a long later sentence is released clause by clause, so no synthesis step
+holds the CPU long.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ ABBREVIATIONS = frozenset(
 )  # fmt: skip
 MAX_SENTENCE_CHARS = 240
 """Past this a sentence is cut at the last space: TTS latency grows with length."""
+CLAUSE_SENTENCE_CHARS = 80
+"""A later sentence this long is also cut at a clause mark: each piece is one synthesis step, and
+a step holds the CPU from every other call's first words (Piper takes about 5 ms a character
+here: a 240-character sentence held it for 1.2 s)."""
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _CJK = re.compile(
@@ -101,7 +106,7 @@ class SentenceSplitter:
                 cut = self._terminal_cut(text, index)
                 if cut is not None:
                     return cut
-            elif char in CLAUSE_MARKS and not self._emitted_any:
+            elif char in CLAUSE_MARKS:
                 cut = self._clause_cut(text, index)
                 if cut is not None:
                     return cut
@@ -137,12 +142,18 @@ class SentenceSplitter:
         return word.lower() in ABBREVIATIONS
 
     def _clause_cut(self, text: str, index: int) -> int | None:
-        if self._first_clause_min_words <= 0:
+        """A cut after the clause mark at ``index``: the reply's first clause, once it has its
+        words (speech starts sooner), or a piece of a long later sentence (see
+        :data:`CLAUSE_SENTENCE_CHARS`)."""
+        if self._emitted_any:
+            if index < CLAUSE_SENTENCE_CHARS:
+                return None
+        elif self._first_clause_min_words <= 0:
             return None
         if text[index] not in WIDE_CLAUSE_MARKS and (
             index + 1 >= len(text) or not text[index + 1].isspace()
         ):
             return None  # "1,000" or the next token is not here yet
-        if count_words(text[:index]) < self._first_clause_min_words:
+        if not self._emitted_any and count_words(text[:index]) < self._first_clause_min_words:
             return None
         return index + 1

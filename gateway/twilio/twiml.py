@@ -1,4 +1,5 @@
-"""TwiML for the voice webhook: connect the call to our bidirectional media stream."""
+"""TwiML for the voice webhook (connect the call to our bidirectional media stream), and for
+what follows the stream (a transfer's ``<Dial>``, or ``<Hangup/>``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 MEDIA_PATH = "/twilio/media"
+AFTER_STREAM_PATH = "/twilio/after-stream"
+"""``<Connect action>``: Twilio requests it when the stream ends, and runs the TwiML it gets."""
+_XML = '<?xml version="1.0" encoding="UTF-8"?>'
 
 
 def stream_url(public_url: str, request_host: str) -> str:
@@ -21,16 +25,36 @@ def stream_url(public_url: str, request_host: str) -> str:
     return f"wss://{request_host}{MEDIA_PATH}"
 
 
-def connect_stream(url: str, parameters: Mapping[str, str] | None = None) -> str:
-    """``<Response><Connect><Stream url=...>`` with optional ``<Parameter>`` children."""
+def after_stream_url(public_url: str, request_host: str) -> str:
+    """``https://HOST/twilio/after-stream``, from the public URL as :func:`stream_url` is."""
+    if public_url:
+        parts = urlsplit(public_url if "://" in public_url else f"https://{public_url}")
+        return f"https://{parts.netloc}{parts.path.rstrip('/')}{AFTER_STREAM_PATH}"
+    return f"https://{request_host}{AFTER_STREAM_PATH}"
+
+
+def connect_stream(url: str, parameters: Mapping[str, str] | None = None, action: str = "") -> str:
+    """``<Response><Connect><Stream url=...>`` with optional ``<Parameter>`` children; with an
+    ``action``, Twilio requests it when the stream ends (the gateway's transfers)."""
     children = "".join(
         f"<Parameter name={quoteattr(name)} value={quoteattr(value)}/>"
         for name, value in (parameters or {}).items()
     )
+    connect = f"<Connect action={quoteattr(action)}>" if action else "<Connect>"
     return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<Response><Connect><Stream url={quoteattr(url)}>{children}</Stream></Connect></Response>"
+        f"{_XML}<Response>{connect}<Stream url={quoteattr(url)}>{children}</Stream>"
+        "</Connect></Response>"
     )
+
+
+def dial(target: str) -> str:
+    """Hand the call to a phone number (E.164) or a SIP URI."""
+    inner = f"<Sip>{escape(target)}</Sip>" if target.startswith("sip") else escape(target)
+    return f"{_XML}<Response><Dial>{inner}</Dial></Response>"
+
+
+def hang_up() -> str:
+    return f"{_XML}<Response><Hangup/></Response>"
 
 
 SAY_LANGUAGES = {

@@ -120,6 +120,7 @@ async def test_a_call_forced_to_korean_greets_and_hears_korean(
             ),
             "VOICEGW_METRICS__TURN_LOG_PATH": str(turn_log),
             "VOICEGW_LOG__TRANSCRIPTS": '"full"',
+            "VOICEGW_RECORDS__PATH": '""',
         },
     )
     clip = await espeak_clip(UTTERANCE, "ko")

@@ -117,6 +117,32 @@ async def test_a_late_answer_is_preceded_by_a_filler(
     assert heard[0] in {"okay", "ok", "sure", "right"}, heard
 
 
+async def test_fillers_never_come_twice_in_a_row(
+    engines: Engines, settings: Settings, gateway_server: Any
+) -> None:
+    """Every answer here is late, but only every other turn begins with a filler: a filler on
+    every turn sounds mechanical."""
+    turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
+    configured = with_changes(
+        settings,
+        turn={"speculate": False},
+        call={"filler_after_ms": 20},
+        metrics={"turn_log_path": str(turn_log)},
+    )
+    clip = await make_clip(engines.synthesizer, UTTERANCE)
+    async with (
+        gateway_server(configured) as server,
+        SimulatedCaller(server.media_url) as caller,
+    ):
+        await caller.wait_for_mark("greeting-end", timeout_s=15)
+        for _ in range(3):
+            await caller.say(clip.frames, reply_timeout_s=30)
+    records = read_turn_log(turn_log)
+    assert [bool(r["filler"]) for r in records] == [True, False, True], records
+    late = [r["offsets_ms"]["first_answer_media"] for r in records]
+    assert all(offset is not None and offset > 600 for offset in late), late
+
+
 async def test_a_caller_going_on_after_the_turn_ended_rejoins_it(
     engines: Engines, settings: Settings, gateway_server: Any
 ) -> None:

@@ -1,51 +1,29 @@
 """Caller utterances synthesized with Piper (or, in other languages, espeak-ng), as 8 kHz mu-law
-with known voiced boundaries."""
+with known voiced boundaries. The clip and its trimming are the lab's (:mod:`gateway.lab.clip`)."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from gateway.audio import mulaw
-from gateway.audio.frames import FRAME_BYTES, SAMPLE_RATE_HZ
+from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.audio.resample import resample
+from gateway.lab.clip import VOICED_LEVEL, CallerClip, trim, voiced_frames
 from gateway.tts.base import Synthesizer
 from tests.sim import espeak
 
-VOICED_LEVEL = 0.02
-"""Peak amplitude (of full scale) over a 20 ms frame above which the frame counts as voiced."""
-
-
-@dataclass(frozen=True)
-class CallerClip:
-    text: str
-    mulaw: bytes
-    """Whole 20 ms frames; the last frame is voiced (trailing silence is trimmed)."""
-
-    @property
-    def frames(self) -> list[bytes]:
-        return [self.mulaw[i : i + FRAME_BYTES] for i in range(0, len(self.mulaw), FRAME_BYTES)]
-
-    @property
-    def duration_ms(self) -> int:
-        return len(self.mulaw) * 1000 // SAMPLE_RATE_HZ
-
-
-def voiced_frames(pcm: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
-    frames = pcm[: len(pcm) - len(pcm) % FRAME_BYTES].reshape(-1, FRAME_BYTES)
-    voiced: npt.NDArray[np.bool_] = np.abs(frames).max(axis=1) > VOICED_LEVEL
-    return voiced
-
-
-def trim(pcm: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Cut to whole frames from the first voiced frame to the last voiced one."""
-    voiced = np.flatnonzero(voiced_frames(pcm))
-    if len(voiced) == 0:
-        return pcm[:0]
-    return pcm[voiced[0] * FRAME_BYTES : (voiced[-1] + 1) * FRAME_BYTES]
+__all__ = [
+    "VOICED_LEVEL",
+    "CallerClip",
+    "espeak_clip",
+    "make_clip",
+    "speech_8k",
+    "trim",
+    "voiced_frames",
+]
 
 
 async def speech_8k(synthesizer: Synthesizer, text: str) -> npt.NDArray[np.float32]:

@@ -53,7 +53,7 @@ tts_voice = "korean-voice"
 def load(tmp_path: Path, text: str, **environ: str) -> Settings:
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
-    return load_settings(path, environ=environ)
+    return load_settings(path, environ={"VOICEGW_RECORDS__PATH": '""', **environ})  # no records
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -379,7 +379,7 @@ async def test_the_webhook_asks_for_the_language_and_turns_away_in_it(tmp_path: 
         stream = ET.fromstring(answer.text).find("./Connect/Stream")
         assert stream is not None
         parameters = {p.get("name"): p.get("value") for p in stream.findall("./Parameter")}
-        assert parameters == {"language": "ko"}
+        assert parameters == {"language": "ko", "callSid": "CA" + "1" * 32}
         busy = await client.post(
             "/twilio/voice", data={"CallSid": "CA" + "2" * 32, "language": "ko"}
         )

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from gateway.llm.local import ContextPool
-from gateway.scheduling import Job, JobCancelled
+from gateway.llm.local import PROMPT_STEP_TOKENS, ContextPool, SteppedContext
+from gateway.scheduling import ComputeGate, Job, JobCancelled
 
 WAIT_S = 5.0
 
@@ -75,3 +75,53 @@ def test_a_cancelled_job_waiting_for_a_context_gives_up() -> None:
         pytest.fail("a cancelled job got a context")
     release.set()
     holder.join(WAIT_S)
+
+
+class _CountingModel:
+    """Stands in for a ``Llama`` at the one method SteppedContext wraps."""
+
+    def __init__(self) -> None:
+        self.evaluated: list[int] = []
+
+    def eval(self, tokens: list[int]) -> None:
+        self.evaluated.append(len(tokens))
+
+
+def test_a_step_lasts_from_one_evaluation_to_the_next_and_ends_with_the_generation() -> None:
+    """The Python work between tokens (sampling) holds the device too: another call's step
+    waits until this generation evaluates again or finishes."""
+    gate = ComputeGate("cpu")
+    model = _CountingModel()
+    context = SteppedContext(model)  # type: ignore[arg-type]
+    job = Job(call_id="CA1")
+    other_ran = threading.Event()
+
+    def other_call() -> None:
+        with gate.step(Job(call_id="CA2"), "tts"):
+            other_ran.set()
+
+    with context.scheduled(lambda: gate.step(job, "llm")) as llm:
+        llm.eval([1] * (PROMPT_STEP_TOKENS * 2 + 1))  # a prompt: three steps
+        assert model.evaluated == [PROMPT_STEP_TOKENS, PROMPT_STEP_TOKENS, 1]
+        assert gate.stats.steps["llm"] == 3
+        worker = threading.Thread(target=other_call)
+        worker.start()
+        assert gate.wait_for_waiting(1, WAIT_S)
+        assert not other_ran.is_set()  # "sampling": the last step is still held
+        llm.eval([7])  # the next token: the held step ends, the waiting one goes first
+        assert other_ran.wait(WAIT_S)
+    worker.join(WAIT_S)
+    assert gate.held_for_s == 0.0  # the generation is over: nothing held
+    assert gate.stats.steps["llm"] == 4
+
+
+def test_a_cancelled_generation_holds_nothing() -> None:
+    gate = ComputeGate("cpu")
+    context = SteppedContext(_CountingModel())  # type: ignore[arg-type]
+    job = Job(call_id="CA1")
+    with pytest.raises(JobCancelled), context.scheduled(lambda: gate.step(job, "llm")) as llm:
+        llm.eval([1])
+        job.cancel()
+        llm.eval([2])
+    assert gate.held_for_s == 0.0
+    assert gate.stats.refused["llm"] == 1

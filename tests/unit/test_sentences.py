@@ -50,6 +50,28 @@ def test_first_clause_is_released_early_only_once() -> None:
     ]
 
 
+def test_a_long_later_sentence_is_spoken_clause_by_clause() -> None:
+    """Each piece is one synthesis step: a long one would hold the CPU from other callers."""
+    long = (
+        "The library on the corner of Main Street opens at nine in the morning on weekdays, "
+        "and at ten on Saturdays, but it stays closed on Sundays and public holidays."
+    )
+    pieces = split(f"Sure. {long}", first_clause_min_words=4)
+    assert pieces[0] == "Sure."
+    assert " ".join(pieces[1:]) == long
+    assert len(pieces) == 3
+    assert pieces[1].endswith("weekdays,")
+    assert all(len(piece) < len(long) for piece in pieces)
+
+
+def test_a_short_later_sentence_keeps_its_commas() -> None:
+    text = "Hello there. Yes, we open at nine, and close at five."
+    assert split(text, first_clause_min_words=4) == [
+        "Hello there.",
+        "Yes, we open at nine, and close at five.",
+    ]
+
+
 def test_short_first_clause_waits_for_the_sentence() -> None:
     assert split("Sure, thing. Ok.", first_clause_min_words=4) == ["Sure, thing.", "Ok."]
 

@@ -1,0 +1,1 @@
+"""The browser pages the gateway serves: talk to the agent from a microphone, read the calls."""

@@ -91,8 +91,9 @@ RUN if [ "$GPU" = 1 ]; then \
 ENV HOME=/home/voicegw PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 VOICEGW_SERVER__HOST=0.0.0.0
 USER 10001:10001
 # The embedded models, joined and verified into ~/.cache/voicegw (/home/voicegw/.cache/voicegw)
-# now rather than at first start. A named volume mounted there starts as a copy of them.
-RUN /app/.venv/bin/voicegw models fetch
+# now rather than at first start. A named volume mounted there starts as a copy of them. The call
+# records' directory is made here too, so a volume mounted on it is the gateway user's.
+RUN /app/.venv/bin/voicegw models fetch && mkdir -p /home/voicegw/.local/state/voicegw
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=300s --retries=3 \
     CMD ["/app/.venv/bin/python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('VOICEGW_SERVER__PORT', '8080') + '/readyz', timeout=4)"]

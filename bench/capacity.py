@@ -47,7 +47,7 @@ from gateway.settings import load_settings
 from models.fetch import materialise
 from tests.sim.backends import free_port
 from tests.sim.caller import SimulatedCaller
-from tests.sim.clips import CallerClip, trim
+from tests.sim.clips import PAUSE_AFTER, CallerClip, trim
 from tests.sim.soak import poll_until_idle, scrape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,11 +71,6 @@ GREETING_TIMEOUT_S = 30.0
 STARTUP_TIMEOUT_S = 240.0
 WARMUP_TEXT = "Hello, can you hear me?"
 KNEE = {"first_sound_p50_ms": 1000.0, "first_sound_p95_ms": 1500.0, "answer_p95_ms": 2000.0}
-PAUSE_AFTER = {
-    "the", "a", "an", "to", "for", "my", "about", "and", "with", "of", "on", "at", "near",
-    "is", "if", "because", "me", "does",
-}  # fmt: skip
-"""Words a mid-sentence pause may follow (the caller stops where a thought is unfinished)."""
 
 
 # -- voices ----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from gateway.lab.utterances import DEFAULT_DIR, TRANSCRIPTS
 from gateway.settings import load_settings
 from models.fetch import materialise
 from tests.sim import espeak
+from tests.sim.clips import PAUSE_AFTER
 
 ROOT = Path(__file__).resolve().parents[1]
 PAUSE_MS = 600
@@ -42,11 +43,6 @@ MORE = (
     "Can I pay my bill with a credit card over the phone?",
     "What are your opening hours on public holidays?",
 )
-PAUSE_AFTER = {
-    "the", "a", "an", "to", "for", "my", "about", "and", "with", "of", "on", "at", "near",
-    "is", "if", "because", "me", "does",
-}  # fmt: skip
-"""Words a mid-sentence pause may follow (the caller stops where a thought is unfinished)."""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,21 @@ CLOSE_REASON_CHARS = 120
 """A close frame's reason is at most 123 bytes."""
 
 
+async def admit(socket: WebSocket[Any, Any, Any], gateway: Gateway, where: str) -> bool:
+    """Accept the socket if the gateway can take a call now; otherwise close it with 1013 (the
+    models are still loading, the gateway is full or draining), counted by ``where``."""
+    await socket.accept()
+    if gateway.engines is None:
+        await socket.close(code=TRY_AGAIN_LATER, reason="models are still loading")
+        return False
+    if not gateway.admission.may_connect():
+        reason = "draining" if gateway.admission.draining else "at_capacity"
+        gateway.metrics.calls_rejected.labels(where, reason).inc()
+        await socket.close(code=TRY_AGAIN_LATER, reason=reason.replace("_", " "))
+        return False
+    return True
+
+
 class CallSocket(ABC):
     """Reads one socket's frames and hands them to the call session.
 

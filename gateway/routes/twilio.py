@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from gateway.pipeline.call import CallSession
 from gateway.pipeline.caller_context import CallerContext, stream_parameters
 from gateway.pipeline.profiles import call_language, profile_for, requested_language
-from gateway.routes.call_socket import POLICY_VIOLATION, TRY_AGAIN_LATER, CallSocket
+from gateway.routes.call_socket import POLICY_VIOLATION, CallSocket, admit
 from gateway.runtime import Gateway
 from gateway.twilio import signature, stream_token, twiml
 from gateway.twilio.codec import MalformedMessage, Problem, decode_inbound, encode_outbound
@@ -110,14 +110,7 @@ async def media_stream(socket: WebSocket[Any, Any, Any], gateway: NamedDependenc
     if not _signed(gateway, socket.headers, stream, None):
         await socket.close(code=POLICY_VIOLATION, reason="bad signature")
         return
-    await socket.accept()
-    if gateway.engines is None:
-        await socket.close(code=TRY_AGAIN_LATER, reason="models are still loading")
-        return
-    if not gateway.admission.may_connect():
-        reason = "draining" if gateway.admission.draining else "at_capacity"
-        gateway.metrics.calls_rejected.labels("socket", reason).inc()
-        await socket.close(code=TRY_AGAIN_LATER, reason=reason.replace("_", " "))
+    if not await admit(socket, gateway, "socket"):
         return
     await MediaStream(socket, gateway).run()
 

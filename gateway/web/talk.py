@@ -21,7 +21,7 @@ from litestar.di import NamedDependency
 
 from gateway.pipeline.caller_context import CallerContext
 from gateway.pipeline.profiles import requested_language
-from gateway.routes.call_socket import POLICY_VIOLATION, TRY_AGAIN_LATER, CallSocket
+from gateway.routes.call_socket import POLICY_VIOLATION, CallSocket, admit
 from gateway.runtime import Gateway
 from gateway.twilio.messages import OutboundMessage
 from gateway.web import talk_wire
@@ -42,14 +42,7 @@ async def talk_socket(socket: WebSocket[Any, Any, Any], gateway: NamedDependency
         # Any web page the user visits could open a socket to 127.0.0.1: only ours may.
         await socket.close(code=POLICY_VIOLATION, reason="cross-origin")
         return
-    await socket.accept()
-    if gateway.engines is None:
-        await socket.close(code=TRY_AGAIN_LATER, reason="models are still loading")
-        return
-    if not gateway.admission.may_connect():
-        reason = "draining" if gateway.admission.draining else "at_capacity"
-        gateway.metrics.calls_rejected.labels("talk", reason).inc()
-        await socket.close(code=TRY_AGAIN_LATER, reason=reason.replace("_", " "))
+    if not await admit(socket, gateway, "talk"):
         return
     language = requested_language(socket.query_params.get("language"))
     await TalkSocket(socket, gateway, language or "").run()

@@ -16,6 +16,7 @@ from gateway.tts.base import Synthesizer
 from tests.sim import espeak
 
 __all__ = [
+    "PAUSE_AFTER",
     "VOICED_LEVEL",
     "CallerClip",
     "espeak_clip",
@@ -24,6 +25,12 @@ __all__ = [
     "trim",
     "voiced_frames",
 ]
+
+PAUSE_AFTER = {
+    "the", "a", "an", "to", "for", "my", "about", "and", "with", "of", "on", "at", "near",
+    "is", "if", "because", "me", "does",
+}  # fmt: skip
+"""Words a mid-sentence pause may follow (the caller stops where a thought is unfinished)."""
 
 
 async def speech_8k(synthesizer: Synthesizer, text: str) -> npt.NDArray[np.float32]:

@@ -98,7 +98,10 @@ async def test_sigterm_drains_a_reply_being_spoken_finishes_then_the_process_exi
     end; when the call is over the process exits."""
     clip = await make_clip(engines.synthesizer, "Tell me about the history of the city library.")
     config = tmp_path / "config.toml"
-    config.write_text("[call]\nfillers = []\n[server]\ndrain_timeout_s = 60\n")
+    records = tmp_path / "calls.sqlite3"  # not the user's own records
+    config.write_text(
+        f'[call]\nfillers = []\n[server]\ndrain_timeout_s = 60\n[records]\npath = "{records}"\n'
+    )
     port = free_port()
     env = {
         name: value

@@ -81,9 +81,18 @@ class GateStats:
         self.refused: dict[Stage, int] = {}
         """Steps of cancelled jobs that never reached their model."""
         self.steps: dict[Stage, int] = {}
+        self._counted = threading.Condition()
 
     def count(self, table: dict[Stage, int], stage: Stage) -> None:
-        table[stage] = table.get(stage, 0) + 1
+        with self._counted:
+            table[stage] = table.get(stage, 0) + 1
+            self._counted.notify_all()
+
+    def wait_for_refused(self, stage: Stage, count: int, timeout_s: float) -> bool:
+        """Block until ``count`` steps of ``stage`` have been refused (for tests and benches:
+        a cancelled job's worker thread notices at its next look, after its task has ended)."""
+        with self._counted:
+            return self._counted.wait_for(lambda: self.refused.get(stage, 0) >= count, timeout_s)
 
 
 class ComputeGate:

@@ -112,5 +112,7 @@ async def test_a_draft_cancelled_while_queued_never_reaches_the_llm(
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=10)
     assert draft.job.steps == {}, "the cancelled draft ran a model step"
+    # The task has ended; its worker thread is told at its next look at the gate.
+    assert await asyncio.to_thread(stats.wait_for_refused, "llm", refused_before + 1, 10)
     assert stats.refused.get("llm", 0) == refused_before + 1
     assert conversation.messages == []

@@ -192,8 +192,12 @@ async def test_remote_model_calls_the_tool_through_llama_cpp_server(
     [record] = read_turn_log(turn_log)
     assert len(service.requests) == 1, (record["tools"], record["error"], record["reply_text"])
     assert record["outcome"] == "replied", record["error"]
-    assert [t["status"] for t in record["tools"]] == ["ok"], record
-    assert "monday" in words(record["reply_text"]), record["reply_text"]
+    [run] = record["tools"]
+    assert run["status"] == "ok" and "monday" in words(run["result"]), run
+    # The model's second answer is spoken. Whether the 135M model repeats the result depends on
+    # how Whisper heard the question (once: "You're welcome. I'm glad to help you with your
+    # order."), so only the local test, whose tool answers with words to say, checks them.
+    assert record["reply_text"], record
     assert len(words(await transcribe_mulaw(engines, result.audio))) >= 2
 
 

@@ -47,7 +47,7 @@ from gateway.settings import load_settings
 from models.fetch import materialise
 from tests.sim.backends import free_port
 from tests.sim.caller import SimulatedCaller
-from tests.sim.clips import PAUSE_AFTER, CallerClip, trim
+from tests.sim.clips import CallerClip, split_for_pause, trim
 from tests.sim.soak import poll_until_idle, scrape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,19 +196,6 @@ class Line:
     text: str
     segments: list[str]
     """One segment, or two with a ``PAUSE_MS`` pause between."""
-
-
-def split_for_pause(text: str, pause_word: str | None) -> list[str]:
-    """Two segments: after ``pause_word``'s first use, or a function word near the middle."""
-    words = text.split()
-    if pause_word is not None and pause_word in words[:-1]:
-        cut = words.index(pause_word) + 1
-    else:
-        middle = (len(words) - 1) / 2
-        inner = range(1, len(words) - 1)
-        candidates = [i for i in inner if words[i].strip(",.?!").lower() in PAUSE_AFTER]
-        cut = min(candidates or list(inner), key=lambda i: abs(i - middle)) + 1
-    return [" ".join(words[:cut]), " ".join(words[cut:])]
 
 
 def caller_lines(caller: int, turns: int) -> list[Line]:

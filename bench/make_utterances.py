@@ -32,7 +32,7 @@ from gateway.lab.utterances import DEFAULT_DIR, TRANSCRIPTS
 from gateway.settings import load_settings
 from models.fetch import materialise
 from tests.sim import espeak
-from tests.sim.clips import PAUSE_AFTER
+from tests.sim.clips import split_for_pause
 
 ROOT = Path(__file__).resolve().parents[1]
 PAUSE_MS = 600
@@ -66,19 +66,6 @@ VOICES = (
     Voice("piper-1.05", length_scale=1.05, noise_scale=0.75, noise_w=0.9),
     Voice("espeak-us-m7", espeak_voice="en-us+m7", rate_wpm=160),
 )
-
-
-def split_for_pause(text: str, pause_word: str | None) -> list[str]:
-    """Two segments: after ``pause_word``'s first use, or a function word near the middle."""
-    words = text.split()
-    if pause_word is not None and pause_word in words[:-1]:
-        cut = words.index(pause_word) + 1
-    else:
-        middle = (len(words) - 1) / 2
-        inner = range(1, len(words) - 1)
-        candidates = [i for i in inner if words[i].strip(",.?!").lower() in PAUSE_AFTER]
-        cut = min(candidates or list(inner), key=lambda i: abs(i - middle)) + 1
-    return [" ".join(words[:cut]), " ".join(words[cut:])]
 
 
 class Speakers:

@@ -22,6 +22,7 @@ __all__ = [
     "espeak_clip",
     "make_clip",
     "speech_8k",
+    "split_for_pause",
     "trim",
     "voiced_frames",
 ]
@@ -31,6 +32,19 @@ PAUSE_AFTER = {
     "is", "if", "because", "me", "does",
 }  # fmt: skip
 """Words a mid-sentence pause may follow (the caller stops where a thought is unfinished)."""
+
+
+def split_for_pause(text: str, pause_word: str | None) -> list[str]:
+    """Two segments: after ``pause_word``'s first use, or a function word near the middle."""
+    words = text.split()
+    if pause_word is not None and pause_word in words[:-1]:
+        cut = words.index(pause_word) + 1
+    else:
+        middle = (len(words) - 1) / 2
+        inner = range(1, len(words) - 1)
+        candidates = [i for i in inner if words[i].strip(",.?!").lower() in PAUSE_AFTER]
+        cut = min(candidates or list(inner), key=lambda i: abs(i - middle)) + 1
+    return [" ".join(words[:cut]), " ".join(words[cut:])]
 
 
 async def speech_8k(synthesizer: Synthesizer, text: str) -> npt.NDArray[np.float32]:

@@ -16,7 +16,7 @@ else
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 endif
 
-.PHONY: setup setup-dev models serve test lint lint-docker bench clean browser
+.PHONY: setup setup-dev models serve test lint lint-docker bench bench-modes clean browser
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -82,7 +82,13 @@ browser:
 test: models setup-dev lint browser
 	$(VENV)/bin/pytest
 
-bench: models setup-dev
+# `voicegw bench` over the shipped utterances (gateway/lab/utterances/), one call to a gateway
+# with the current config.toml; the report lands in bench/results/<time>/.
+bench: models
+	$(VENV)/bin/voicegw bench --out bench/results/bench-$$(date +%Y%m%d-%H%M%S)
+
+# The developer's comparison of latency modes (seed, no speculation, remote servers, ...).
+bench-modes: models setup-dev
 	$(PY) bench/latency.py
 
 clean:

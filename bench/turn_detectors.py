@@ -1,5 +1,6 @@
 """Which signal tells a caller's pause from the end of their turn? Measured offline on the
-latency bench's utterances.
+shipped bench set (gateway/lab/utterances: eight voices, Piper and espeak-ng, pauses of 300-800
+ms whose last syllable falls, stays level or rises), or on ``--utterances DIR``.
 
 For every utterance, the decision points are each mid-utterance pause (a gap of at least 250 ms
 between voiced frames: the bench's inserted pauses and Piper's own comma pauses) and the real end.
@@ -13,6 +14,13 @@ At each point, each detector sees only the audio up to it, as the gateway would,
 - ``lm-eot``: the embedded LLM's probability that the user's message ends here
   (``<|im_end|>`` next, on the lower-cased transcript without punctuation, the technique of
   LiveKit's turn detector on the same SmolLM2-135M base, here not fine-tuned), finished above 0.1;
+- ``model-end``: what the gateway uses (:mod:`gateway.llm.turn_end`): the chat model's
+  probability of a sentence-final mark or the end of the message next, in the call's context
+  (system prompt and greeting), Whisper's closing mark taken off; finished at or above the
+  configured ``turn.sure_end_probability``;
+- ``text+model``: the gateway's reading (:func:`gateway.vad.completeness.read_transcript`):
+  finished unless the text reads unfinished or the model is below ``unsure_end_probability``;
+  ``sure`` in the table counts the points it would end after ``turn.sure_end_silence_ms``;
 - ``text+smart-turn``: both finished.
 
 ``ranking`` is threshold-free: how often a real end scores above a pause, over every pair.
@@ -22,7 +30,7 @@ unless it waits out the longest pause; one that says "not yet" at a real end mak
 for ``turn.incomplete_end_silence_ms``. smart-turn's weights come from the pipecat-ai wheel on
 PyPI (downloaded once into the model cache, sha256-checked; nothing else of Pipecat is used).
 
-Usage: python bench/turn_detectors.py [--limit N]
+Usage: python bench/turn_detectors.py [--limit N] [--utterances DIR]
 """
 
 from __future__ import annotations
@@ -36,7 +44,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +60,12 @@ from gateway.audio import mulaw
 from gateway.audio.frames import FRAME_BYTES, FRAME_MS, SAMPLE_RATE_HZ
 from gateway.audio.resample import resample
 from gateway.engines import Engines, load_engines_sync
-from gateway.settings import load_settings
-from gateway.vad.completeness import looks_complete
+from gateway.lab.utterances import DEFAULT_DIR, load_set
+from gateway.llm import turn_end
+from gateway.settings import Settings, load_settings
+from gateway.vad.completeness import EndModelThresholds, Reading, looks_complete, read_transcript
 from models.fetch import file_sha256, locate
-from tests.sim.clips import make_clip, voiced_frames
+from tests.sim.clips import voiced_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(width=160)
@@ -70,7 +79,7 @@ SMART_TURN_WAIT_MS = 200
 DRAFT_AFTER_MS = 100
 LM_EOT_THRESHOLD = 0.1
 MIN_PAUSE_MS = 250
-DETECTORS = ("text", "smart-turn", "lm-eot", "text+smart-turn")
+DETECTORS = ("text", "smart-turn", "lm-eot", "model-end", "text+model", "text+smart-turn")
 
 
 def smart_turn_model(cache_dir: Path) -> Path:
@@ -114,12 +123,24 @@ class SmartTurn:
 class EndOfTurnLM:
     """P(the user's message ends here) from the chat model's next-token distribution."""
 
-    def __init__(self, gguf: Path) -> None:
+    def __init__(self, gguf: Path, system_prompt: str, greeting: str) -> None:
         from llama_cpp import Llama
 
         self._llm = Llama(model_path=str(gguf), n_ctx=512, n_threads=2, logits_all=True,
                           verbose=False)  # fmt: skip
         self._end = self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True)[-1]
+        self._ends = turn_end.end_tokens(self._llm)
+        self._context = (
+            f"<|im_start|>system\n{system_prompt}<|im_end|>\n"
+            f"<|im_start|>assistant\n{greeting}<|im_end|>\n<|im_start|>user\n"
+        )
+
+    def in_context(self, text: str) -> float:
+        """As the gateway reads it: in the call's context, the closing mark taken off."""
+        prompt = self._context + turn_end.words_stem(text)
+        tokens = self._llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        turn_end.evaluate_prefix(self._llm, tokens)
+        return turn_end.end_probability(self._llm, self._ends)
 
     def probability(self, text: str) -> float:
         words = re.sub(r"[^\w' ]+", " ", text.lower()).split()
@@ -140,6 +161,8 @@ class Point:
     text: str
     finished: dict[str, bool] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    sure: bool = False
+    """``text+model`` would end here after ``turn.sure_end_silence_ms``."""
 
 
 def decision_points(pcm: npt.NDArray[np.float32]) -> list[tuple[int, int]]:
@@ -157,26 +180,28 @@ def silence(ms: int) -> npt.NDArray[np.float32]:
     return np.zeros(ms * SAMPLE_RATE_HZ // 1000, dtype=np.float32)
 
 
-def load_detectors() -> tuple[Engines, SmartTurn, EndOfTurnLM]:
+def load_detectors() -> tuple[Settings, Engines, SmartTurn, EndOfTurnLM]:
     settings = load_settings(ROOT / "config.toml", environ={})
     cache = Path(settings.models.cache_dir).expanduser()
     engines = load_engines_sync(settings)
     smart_turn = SmartTurn(smart_turn_model(cache))
-    return engines, smart_turn, EndOfTurnLM(next(locate("smollm2-135m", cache).glob("*.gguf")))
+    gguf = next(locate("smollm2-135m", cache).glob("*.gguf"))
+    lm = EndOfTurnLM(gguf, settings.llm.system_prompt, settings.call.greeting)
+    return settings, engines, smart_turn, lm
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
+    parser.add_argument("--utterances", type=Path, default=DEFAULT_DIR, help="a bench set")
     args = parser.parse_args()
-    engines, smart_turn, lm = load_detectors()
-    spec = tomllib.loads((ROOT / "bench" / "utterances.toml").read_text())["utterance"]
-    spec = spec[: args.limit] if args.limit else spec
+    settings, engines, smart_turn, lm = load_detectors()
+    turn = settings.turn
+    thresholds = EndModelThresholds(turn.sure_end_probability, turn.unsure_end_probability)
     points: list[Point] = []
-    timings: dict[str, list[float]] = {"smart-turn": [], "lm-eot": []}
-    for index, utterance in enumerate(spec):
-        clip = await make_clip(engines.synthesizer, utterance["text"], utterance.get("pauses"))
-        pcm = mulaw.decode(clip.mulaw).astype(np.float32) / 32768.0
+    timings: dict[str, list[float]] = {"smart-turn": [], "lm-eot": [], "model-end": []}
+    for index, spoken in enumerate(load_set(args.utterances, args.limit)):
+        pcm = mulaw.decode(spoken.clip.mulaw).astype(np.float32) / 32768.0
         for stop, pause_ms in decision_points(pcm):
             so_far = pcm[:stop]
             draft = np.concatenate([so_far, silence(DRAFT_AFTER_MS)])
@@ -188,18 +213,24 @@ async def main() -> None:
             started = time.perf_counter()
             eot = lm.probability(text)
             timings["lm-eot"].append(time.perf_counter() - started)
-            point.scores = {"smart-turn": smart, "lm-eot": eot}
+            started = time.perf_counter()
+            model = lm.in_context(text)
+            timings["model-end"].append(time.perf_counter() - started)
+            reading = read_transcript(text, "en", model, thresholds)
+            point.scores = {"smart-turn": smart, "lm-eot": eot, "model-end": model}
             point.finished = {
                 "text": looks_complete(text),
                 "smart-turn": smart > 0.5,
                 "lm-eot": eot > LM_EOT_THRESHOLD,
+                "model-end": model >= turn.sure_end_probability,
+                "text+model": reading is not Reading.UNFINISHED,
             }
+            point.sure = reading is Reading.SURELY_FINISHED
             point.finished["text+smart-turn"] = point.finished["text"] and smart > 0.5
             points.append(point)
             console.print(
                 f"{index + 1:2} {point.kind:5} {pause_ms:4} ms  smart-turn={smart:.2f} "
-                f"lm-eot={eot:.3f} text={'finished' if point.finished['text'] else 'not yet':8}"
-                f"  {text}"
+                f"lm-eot={eot:.1e} model-end={model:.3f} {reading.name.lower():16} {text}"
             )
     await engines.aclose()
     report(points, timings)
@@ -219,7 +250,8 @@ def report(points: list[Point], timings: dict[str, list[float]]) -> None:
     pauses = [p for p in points if p.kind == "pause"]
     table = Table(title="finished or not: each detector at every pause and every real end")
     for column in ("detector", "ends: finished", "pauses: finished (would answer early)",
-                   "longest such pause", "ranking", "median ms"):  # fmt: skip
+                   "longest such pause", "ranking", "median ms",
+                   "sure: ends / pauses"):  # fmt: skip
         table.add_column(column, justify="right")
     summary: dict[str, Any] = {"ends": len(ends), "pauses": len(pauses), "detectors": {}}
     for name in DETECTORS:
@@ -228,14 +260,19 @@ def report(points: list[Point], timings: dict[str, list[float]]) -> None:
         longest = max((p.pause_ms for p in early), default=0)
         median = f"{1000 * float(np.median(timings[name])):.0f}" if timings.get(name) else "-"
         ranking = pair_ranking(name, ends, pauses)
+        sure = (
+            f"{sum(p.sure for p in ends)}/{len(ends)} / {sum(p.sure for p in pauses)}/{len(pauses)}"
+            if name == "text+model" else ""
+        )  # fmt: skip
         table.add_row(
             name, f"{fast_ends}/{len(ends)}", f"{len(early)}/{len(pauses)}", f"{longest} ms",
-            "-" if ranking is None else f"{ranking:.2f}", median,
+            "-" if ranking is None else f"{ranking:.2f}", median, sure,
         )  # fmt: skip
         summary["detectors"][name] = {
             "ends_finished": fast_ends, "pauses_finished": len(early),
             "longest_finished_pause_ms": longest, "ranking": ranking,
             "early_at": [f"{p.text} [{p.pause_ms} ms]" for p in early],
+            "sure_ends": sum(p.sure for p in ends), "sure_pauses": sum(p.sure for p in pauses),
         }  # fmt: skip
     console.print(table)
     out = ROOT / "bench" / "results"

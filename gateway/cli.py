@@ -342,6 +342,10 @@ def bench_command(
     warmup: Annotated[
         bool, typer.Option(help="One uncounted turn per gateway before measuring")
     ] = True,
+    whole_pass: Annotated[
+        bool,
+        typer.Option(help="Transcribe each utterance once, whole, too: the WER's reference"),
+    ] = True,
 ) -> None:
     """Run utterances through configurations, alternating; report table, waterfall charts, HTML."""
     from gateway.lab import commands
@@ -353,7 +357,7 @@ def bench_command(
         raise typer.Exit(2) from None
     status = commands.bench(
         config or [], utterances, out, levels=levels, turns=turns, limit=limit, warmup=warmup,
-        console=Console(),
+        whole_pass=whole_pass, console=Console(),
     )  # fmt: skip
     raise typer.Exit(status)
 

@@ -102,6 +102,9 @@ class TurnRecord(msgspec.Struct, kw_only=True):
     """When the model was asked for the reply (to ``first_token``, ``first_sentence``)."""
     tts_started: float | None = None
     """When synthesis of the first clause started (to ``first_audio``)."""
+    end_probability: float | None = None
+    """The chat model's probability that the caller's message ended where their words did
+    (:mod:`gateway.llm.turn_end`); None where it did not score."""
     tools: list[ToolRecord] = msgspec.field(default_factory=list)
     """Each tool call of the turn: name, arguments, status, duration, result (cut)."""
 

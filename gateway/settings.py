@@ -100,9 +100,25 @@ class VadSettings(_Section):
 
 class TurnSettings(_Section):
     end_silence_ms: PositiveMs = 600
-    """Silence after which the caller's turn is over, when the transcript looks finished."""
+    """Silence after which the caller's turn is over, when the transcript looks finished and
+    no chat model scored it (a remote model, a language not in ``end_model_languages``)."""
     incomplete_end_silence_ms: PositiveMs = 1200
-    """Silence required when the transcript ends mid-thought ("and", "to", a comma)."""
+    """Silence that ends any turn: needed when the transcript ends mid-thought ("and", "to", a
+    comma), or when the chat model thinks the message unlikely to end there
+    (``unsure_end_probability``)."""
+    sure_end_silence_ms: PositiveMs = 500
+    """Silence that ends a turn whose transcript reads as finished and that the chat model is
+    sure of (``sure_end_probability``). Between the two probabilities the wait grows, on a log
+    scale, from this to ``incomplete_end_silence_ms``: the less sure, the longer."""
+    sure_end_probability: Fraction = 0.5
+    """The chat model's probability that the message ends there (:mod:`gateway.llm.turn_end`)
+    at or above which it is sure."""
+    unsure_end_probability: Fraction = 0.05
+    """...and below which the pause is held like an unfinished thought."""
+    end_model_languages: list[str] = msgspec.field(default_factory=lambda: ["en"])
+    """The languages the chat model's end probability is used in (the embedded 135M model reads
+    English only); in others the transcript's reading alone decides. Only a local chat model
+    scores (``llm.backend = "local"``)."""
     rejoin_on_resume: bool = True
     """A caller who speaks again after their turn ended, before any of the answer was sent, had
     only paused: the answer is dropped and both utterances are answered as one turn."""
@@ -112,7 +128,7 @@ class TurnSettings(_Section):
     speculate: bool = True
     """Transcribe and draft the reply during the silence wait; audio is released only when the
     turn is over, and the draft is cancelled if the caller goes on."""
-    speculate_after_silence_ms: PositiveMs = 100
+    speculate_after_silence_ms: PositiveMs = 40
     """Silence after which the speculative draft starts."""
     max_utterance_ms: Annotated[int, Meta(ge=1000, le=600_000)] = 30_000
     """A turn that runs longer is ended anyway (whisper handles 30 s windows). Such a turn is
@@ -373,6 +389,8 @@ class Settings(_Section):
             raise ValueError("dtmf.hangup_digit must differ from dtmf.submit_digit")
         if self.turn.incomplete_end_silence_ms < self.turn.end_silence_ms:
             raise ValueError("turn.incomplete_end_silence_ms must be >= turn.end_silence_ms")
+        if self.turn.unsure_end_probability > self.turn.sure_end_probability:
+            raise ValueError("turn.unsure_end_probability must be <= turn.sure_end_probability")
         for section in ("stt", "llm", "tts"):
             stage = getattr(self, section)
             if stage.backend != "openai":

@@ -5,6 +5,8 @@ once, and one long call each. Utterance by utterance, each configuration's call 
 turn (the others keep their lines open in silence), so whatever else the machine is doing hits
 every configuration alike: compare configurations within a run, not across runs. The numbers
 come from the gateways' own call records, written to the report's folder beside the report.
+Before the gateways start, the whole-utterance pass (:mod:`gateway.lab.whole`) transcribes each
+utterance once, whole: the reference for the gateways' transcripts.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from gateway.lab.serve import GatewayProcess
 from gateway.lab.sweep import SweepResult, sweep
 from gateway.lab.turn import TurnMeasure
 from gateway.lab.utterances import Spoken, load_set
+from gateway.lab.whole import WholePass, gateway_settings, whole_pass
 
 AUTH_TOKEN_ENV = "TWILIO_AUTH_TOKEN"
 LATE_S = 20.0
@@ -64,6 +67,8 @@ class BenchPlan:
     turns: int = 4
     """Utterances each caller of the sweep speaks."""
     seed: int = 1
+    whole_pass: bool = True
+    """Transcribe each utterance once, whole, with the first configuration's STT."""
 
 
 @dataclass
@@ -73,6 +78,8 @@ class BenchRun:
     """By configuration name, in utterance order."""
     sweep: list[SweepResult]
     problems: list[str]
+    whole: WholePass | None = None
+    """The whole-utterance pass (``None``: not made)."""
 
 
 def parse_levels(text: str) -> list[int]:
@@ -101,6 +108,7 @@ async def run_bench(plan: BenchPlan, progress: Progress, say: Callable[[str], No
     spoken = load_set(plan.utterances, plan.limit)
     for folder in ("records", "logs"):
         (plan.out / folder).mkdir(parents=True, exist_ok=True)
+    whole = await _whole_pass(plan, spoken, progress, say) if plan.whole_pass else None
     gateways = {
         c.name: GatewayProcess(c.path, gateway_env(plan, c), plan.out / "logs" / f"{c.name}.log")
         for c in plan.configs
@@ -121,7 +129,21 @@ async def run_bench(plan: BenchPlan, progress: Progress, say: Callable[[str], No
         measured = results[config.name] + [r for s in swept if s.config == config.name
                                            for r in s.results]  # fmt: skip
         problems += attach_records(measured, records_path(plan, config))
-    return BenchRun(spoken, results, swept, problems)
+    return BenchRun(spoken, results, swept, problems, whole)
+
+
+async def _whole_pass(
+    plan: BenchPlan, spoken: list[Spoken], progress: Progress, say: Callable[[str], None]
+) -> WholePass:
+    """Before the gateways start, so that it competes with none of them."""
+    first = plan.configs[0]
+    settings = gateway_settings(first.path, gateway_env(plan, first))
+    bar = progress.add_task("whole-utterance pass", total=len(spoken))
+    made = await whole_pass(spoken, settings, advance=lambda: progress.advance(bar))
+    wer = made.wer(spoken)
+    shown = "-" if wer is None else f"{100 * wer:.1f} %"
+    say(f"whole-utterance pass ({made.stt}, {first.name}'s STT): WER {shown}")
+    return made
 
 
 async def _alternate(

@@ -13,11 +13,12 @@ from rich.table import Table
 
 from gateway.lab.bench import BenchPlan, configurations, parse_levels, run_bench
 from gateway.lab.call import CallPlan, place_call
-from gateway.lab.output import summaries, write_report
+from gateway.lab.output import summaries, whole_pass_line, write_report
 from gateway.lab.report import table
 from gateway.lab.serve import GatewayStartError
 from gateway.lab.utterances import DEFAULT_DIR, UtteranceError
 from gateway.lab.webhook import Refused
+from gateway.settings import ConfigError
 
 __all__ = ["bench", "call", "parse_levels"]
 
@@ -41,6 +42,7 @@ def bench(
     turns: int,
     limit: int,
     warmup: bool,
+    whole_pass: bool = True,
     console: Console,
 ) -> int:
     plan = BenchPlan(
@@ -51,6 +53,7 @@ def bench(
         warmup=warmup,
         levels=levels,
         turns=turns,
+        whole_pass=whole_pass,
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
@@ -58,7 +61,7 @@ def bench(
         with Progress(*columns, console=console) as progress:
             run = asyncio.run(run_bench(plan, progress, progress.console.print))
     except (
-        UtteranceError, GatewayStartError, Refused, OSError, TimeoutError,
+        UtteranceError, GatewayStartError, Refused, OSError, TimeoutError, ConfigError,
         websockets.WebSocketException,
     ) as error:  # fmt: skip
         console.print(f"[red]bench failed:[/red] {type(error).__name__}: {error}")
@@ -71,6 +74,8 @@ def bench(
     for row in rows:
         shown.add_row(*row)
     console.print(shown)
+    if line := whole_pass_line(run):
+        console.print(line)
     for problem in run.problems:
         console.print(f"[yellow]{problem}[/yellow]")
     for kind, path in write_report(plan, run, found).items():

@@ -28,6 +28,10 @@ NOTES = [
     "answer.",
     "Premature: a reply that began before the caller had finished (in a mid-sentence pause). "
     "WER: word error rate of the gateway's transcripts against the utterance texts.",
+    "WER whole pass: the same utterances transcribed once each, whole, by the first "
+    "configuration's STT before the gateways started, against the texts: what the model makes of "
+    "the audio at best. WER vs whole pass: the gateway's transcripts against the whole pass's, "
+    "what the gateway's way of hearing (drafts, turns split in a pause) changes.",
 ]
 
 
@@ -51,9 +55,19 @@ def sweep_points(levels: list[SweepResult]) -> list[SweepPoint]:
 
 
 def summaries(run: BenchRun) -> list[ConfigSummary]:
-    found = [summarise(name, results) for name, results in run.results.items()]
+    whole = run.whole.transcripts if run.whole is not None else None
+    found = [summarise(name, results, whole) for name, results in run.results.items()]
     add_ratios(found)
     return found
+
+
+def whole_pass_line(run: BenchRun) -> str:
+    """What the whole-utterance pass was and its WER over the whole set (empty: no pass)."""
+    if run.whole is None:
+        return ""
+    wer = run.whole.wer(run.spoken)
+    shown = "-" if wer is None else f"{100 * wer:.1f} %"
+    return f"Whole-utterance pass: {run.whole.stt}, WER {shown} over {len(run.spoken)} utterances."
 
 
 def write_report(plan: BenchPlan, run: BenchRun, found: list[ConfigSummary]) -> dict[str, Path]:
@@ -76,7 +90,8 @@ def write_report(plan: BenchPlan, run: BenchRun, found: list[ConfigSummary]) -> 
         charts.append(("first sound and answer against calls at once", png))
     header, rows = table(found)
     title = f"voicegw bench, {time.strftime('%Y-%m-%d %H:%M')}"
-    notes = [*NOTES, *(f"Problem: {p}" for p in run.problems)]
+    notes = [*NOTES, *filter(None, [whole_pass_line(run)])]
+    notes += [f"Problem: {p}" for p in run.problems]
     written["html"] = out / "report.html"
     written["html"].write_text(report_html(title, notes, header, rows, charts))
     written["json"] = out / "report.json"
@@ -91,6 +106,20 @@ def raw(
     return {
         "utterances": str(plan.utterances),
         "problems": run.problems,
+        "whole_pass": None
+        if run.whole is None
+        else {
+            "stt": run.whole.stt,
+            "wer": run.whole.wer(run.spoken),
+            "utterances": [
+                {
+                    "file": s.utterance.file,
+                    "text": s.utterance.text,
+                    "transcript": run.whole.transcripts.get(s.utterance.file),
+                }
+                for s in run.spoken
+            ],
+        },
         "configs": [
             {
                 "name": s.name,

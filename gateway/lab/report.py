@@ -4,11 +4,16 @@ figure's ratio to the first configuration's.
 First sound and answer come from the gateway's records (``voice_to_voice_ms``, ``answer_ms``:
 after the caller's speech end as the gateway heard it), the same numbers ``voicegw calls``
 shows; the caller's own measure (from its last voiced frame sent) is kept in the JSON beside.
+
+With the whole-utterance pass (each utterance transcribed once, whole, by the same STT), each
+configuration's WER against the set's texts stands next to the pass's own over the same
+utterances (what the model makes of the audio at best), and the configuration's transcripts are
+also scored against the pass's (what the gateway's way of hearing changes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gateway.lab.results import UtteranceResult
@@ -37,6 +42,11 @@ class ConfigSummary:
     """Median of each stage's offset after speech end: the waterfall."""
     wer: float | None
     """Of the answered utterances' transcripts against the set's texts."""
+    wer_whole_pass: float | None
+    """Of the whole-utterance pass's transcripts of the same utterances against their texts
+    (``None``: no pass)."""
+    wer_vs_whole_pass: float | None
+    """Of the answered utterances' transcripts against the whole-utterance pass's."""
     premature: int
     """Utterances the gateway began to answer before the caller had finished (in a pause)."""
     fillers_per_turn: float | None
@@ -44,9 +54,14 @@ class ConfigSummary:
     """Each row of the table over the first configuration's."""
 
 
-def summarise(name: str, results: list[UtteranceResult]) -> ConfigSummary:
+def summarise(
+    name: str, results: list[UtteranceResult], whole: Mapping[str, str] | None = None
+) -> ConfigSummary:
+    """``whole``: the whole-utterance pass's transcripts, by file."""
     answers = [r.answer for r in results if r.answer is not None]
     heard = [r for r in results if r.rows]
+    passed = [r for r in heard if whole is not None and r.utterance.file in whole]
+    reference = [whole[r.utterance.file] for r in passed] if whole is not None else []
     return ConfigSummary(
         name=name,
         utterances=len(results),
@@ -66,6 +81,8 @@ def summarise(name: str, results: list[UtteranceResult]) -> ConfigSummary:
             for stage in STAGE_OFFSETS
         },
         wer=word_error_rate([r.utterance.text for r in heard], [r.heard_text for r in heard]),
+        wer_whole_pass=word_error_rate([r.utterance.text for r in passed], reference),
+        wer_vs_whole_pass=word_error_rate(reference, [r.heard_text for r in passed]),
         premature=sum(r.measure.premature for r in results),
         fillers_per_turn=sum(bool(a.filler) for a in answers) / len(answers) if answers else None,
     )
@@ -73,6 +90,8 @@ def summarise(name: str, results: list[UtteranceResult]) -> ConfigSummary:
 
 Row = tuple[str, Callable[[ConfigSummary], float | None], str]
 """A table row: its label, its value in a summary, and how the value is shown."""
+WHOLE_PASS_ROWS = ("WER whole pass", "WER vs whole pass")
+"""Left out of the table when no configuration has them (no whole-utterance pass)."""
 ROWS: tuple[Row, ...] = (
     ("first sound p50", lambda s: s.first_sound_p50_ms, "ms"),
     ("first sound p95", lambda s: s.first_sound_p95_ms, "ms"),
@@ -83,6 +102,8 @@ ROWS: tuple[Row, ...] = (
         for stage in STAGE_DURATIONS
     ),
     ("WER", lambda s: s.wer, "%"),
+    ("WER whole pass", lambda s: s.wer_whole_pass, "%"),
+    ("WER vs whole pass", lambda s: s.wer_vs_whole_pass, "%"),
     ("premature", lambda s: s.premature, "count"),
     ("fillers per turn", lambda s: s.fillers_per_turn, "fraction"),
 )
@@ -114,6 +135,8 @@ def table(summaries: list[ConfigSummary]) -> tuple[list[str], list[list[str]]]:
     header = ["", *(f"{s.name} ({s.answered}/{s.utterances} answered)" for s in summaries)]
     rows = []
     for label, get, unit in ROWS:
+        if label in WHOLE_PASS_ROWS and all(get(s) is None for s in summaries):
+            continue
         cells = [label]
         for index, summary in enumerate(summaries):
             cell = shown(get(summary), unit)

@@ -59,6 +59,7 @@ class UtteranceResult:
             "text": self.utterance.text,
             "voice": self.utterance.voice,
             "pause_ms": self.utterance.pause_ms,
+            "pause_style": self.utterance.pause_style if self.utterance.pause_ms else None,
             "call_sid": self.call_sid,
             "client": {
                 "first_sound_ms": m.first_sound_ms,

@@ -1,13 +1,17 @@
 """A set of utterances for ``voicegw bench``: a directory of WAVs and ``transcripts.toml``.
 
     [[utterance]]
-    file = "07-espeak-gb-f2.wav"
-    text = "I would like to speak to someone about my bill."
-    voice = "espeak-gb-f2"      # optional: who speaks it
+    file = "22-espeak-us-f3.wav"
+    text = "I'd like to cancel my appointment for next Tuesday."
+    voice = "espeak-us-f3"      # optional: who speaks it
     pause_ms = 600              # optional: a mid-sentence pause in the recording (0: none)
+    pause_style = "level"       # optional: how the speech before the pause ends (default "fall")
 
 The texts are what the caller says: the bench's word error rate compares the gateway's
 transcripts with them. A pause marks an utterance where a reply before its end is premature.
+Its style says how the last syllable before it sounds: ``fall`` (sentence-final, as if the
+caller had finished), ``level`` (a non-final, continuing tune) or ``rise`` (rising, as in
+uptalk); a turn detector that listens for a falling end meets all three.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import msgspec
 
@@ -23,6 +28,10 @@ from gateway.lab.clip import CallerClip, load_clip
 TRANSCRIPTS = "transcripts.toml"
 DEFAULT_DIR = Path(__file__).with_name("utterances")
 """The set that ships with voicegw (``bench/make_utterances.py`` makes it)."""
+
+
+PauseStyle = Literal["fall", "level", "rise"]
+PAUSE_STYLES: tuple[PauseStyle, ...] = get_args(PauseStyle)
 
 
 class UtteranceError(Exception):
@@ -34,6 +43,8 @@ class Utterance(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     text: str
     voice: str = ""
     pause_ms: int = 0
+    pause_style: PauseStyle = "fall"
+    """How the speech before the pause ends (meaningless without one)."""
 
 
 class _Set(msgspec.Struct, forbid_unknown_fields=True):

@@ -78,6 +78,7 @@ class LanguageFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: str
     aliases: list[str] = []
     hesitations: list[str] = []
+    phrase_starts: list[str] = []
     turn_end: TurnEndFile | None = None
 
 
@@ -176,6 +177,9 @@ class Language:
     """Regular expressions, each matching a whole word (normalised)."""
     turn_end: TurnEndRules | None
     """None: the language has no rules; the conservative fallback applies."""
+    phrase_starts: frozenset[str] = frozenset()
+    """Words that open a phrase (normalised): a reply's first words may be spoken on their own
+    before one (:mod:`gateway.tts.sentences`)."""
 
 
 @cache
@@ -198,6 +202,7 @@ def languages() -> dict[str, Language]:
             aliases=tuple(normalize(alias) for alias in data.aliases),
             hesitations=tuple(data.hesitations),
             turn_end=TurnEndRules.from_file(data.turn_end) if data.turn_end else None,
+            phrase_starts=frozenset(normalize(word) for word in data.phrase_starts),
         )
     return found
 
@@ -212,6 +217,12 @@ def find(code: str) -> Language | None:
     if primary in known:
         return known[primary]
     return next((lang for lang in known.values() if wanted in lang.aliases), None)
+
+
+def phrase_starts(code: str) -> frozenset[str]:
+    """The words that open a phrase in the language named by ``code`` (none if unknown)."""
+    known = find(code) if code else None
+    return known.phrase_starts if known else frozenset()
 
 
 def _union(patterns: Iterable[str]) -> re.Pattern[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -67,6 +67,26 @@ class PreparesPrompts(Protocol):
     evaluates the caller's new words. Remote models do not offer it."""
 
     async def prepare(self, messages: Sequence[ChatMessage], job: Job | None = None) -> None: ...
+
+
+@runtime_checkable
+class ScoresTurnEnd(Protocol):
+    """A chat model in this process can say how sure it is that the caller's message is
+    finished (:mod:`gateway.llm.turn_end`), at no cost beyond the prompt the draft reads anyway.
+    The endpoint then ends a clearly finished turn sooner and holds an unsure pause longer."""
+
+    async def score_turn_end(
+        self, messages: Sequence[ChatMessage], job: Job | None = None
+    ) -> float: ...
+
+    def stream_scoring_end(
+        self,
+        messages: Sequence[ChatMessage],
+        on_end_probability: Callable[[float], None],
+        job: Job | None = None,
+    ) -> AsyncIterator[str]:
+        """The reply, as ``stream``; the score is told first, from within its evaluation."""
+        ...
 
 
 @runtime_checkable

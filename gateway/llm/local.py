@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, cast
 
 from gateway.devices import Resolved
-from gateway.llm import local_tools
+from gateway.llm import local_tools, turn_end
 from gateway.llm.base import ChatMessage, ToolCall
 from gateway.scheduling import Gate, Job, JobCancelled, unscheduled
 from gateway.threads import iterate_in_thread
@@ -39,6 +39,8 @@ PROMPT_STEP_TOKENS = 16
 """Prompt tokens evaluated in one gate step (about 0.1 s here). A step holds the CPU from every
 other call's first words, and smaller steps cost nothing: measured here, 320 tokens take the
 same 2.0-2.1 s in steps of 16, 32, 64 or all at once."""
+NEXT_WORDS = "\x00"
+"""Stands for the caller's next words in a prompt rendered ahead of them."""
 OWN_CONTEXT_WAIT_S = 0.5
 """How long a call waits for its own context, held by its previous generation (a draft being
 cancelled stops within a step), before it takes another: where its prompt is not cached."""
@@ -166,6 +168,8 @@ class LlamaChat:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
         self._templates: dict[int, local_tools.PromptTemplate] = {}
         """Each context's chat template, rendered to text for tool calls (made on first use)."""
+        self._end_tokens: list[int] | None = None
+        """The tokens that end a message (:mod:`.turn_end`; found on first use)."""
 
     @classmethod
     def load(
@@ -200,14 +204,23 @@ class LlamaChat:
             _warm_up(llm, system_prompt)
         description = f"{label} on {device}, {contexts} context{'s' * (contexts > 1)}"
         stepped = [SteppedContext(llm) for llm in loaded]
-        return cls(stepped, description, max_tokens, temperature, gate=gate, workers=workers)
+        chat = cls(stepped, description, max_tokens, temperature, gate=gate, workers=workers)
+        chat._end_tokens = turn_end.end_tokens(loaded[0])  # every context has the same vocabulary
+        return chat
 
-    def _generate(self, messages: list[dict[str, str]], job: Job) -> Iterator[str]:
+    def _generate(
+        self,
+        messages: list[ChatMessage],
+        job: Job,
+        on_end_probability: Callable[[float], None] | None = None,
+    ) -> Iterator[str]:
         with self._scheduled(job) as llm:
+            if on_end_probability is not None:
+                on_end_probability(self._end_probability_in(llm, messages))
             chunks = cast(
                 Iterator[Any],
                 llm.create_chat_completion(
-                    messages=messages,  # type: ignore[arg-type]
+                    messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
                     stream=True,
                     max_tokens=self._max_tokens,
                     temperature=self._temperature,
@@ -233,26 +246,47 @@ class LlamaChat:
         ):
             yield llm
 
-    def _prepare(self, messages: list[dict[str, str]], job: Job) -> None:
+    def _prepare(self, messages: list[ChatMessage], job: Job) -> None:
         try:
             with self._scheduled(job) as llm:
-                # Evaluates the messages (and the assistant header after them); the next
-                # prompt shares all but that header and the new user message.
-                llm.create_chat_completion(messages=messages, max_tokens=1)  # type: ignore[arg-type]
+                # The messages and the header of the user's turn that comes next: the next
+                # prompt then reads only the caller's words and the assistant's header.
+                upcoming = [*messages, ChatMessage("user", NEXT_WORDS)]
+                prompt = self._template(llm).render(local_tools.local_messages(upcoming))
+                start = prompt.text.rfind(NEXT_WORDS)
+                tokens = llm.tokenize(
+                    prompt.text[:start].encode(), add_bos=prompt.add_bos, special=True
+                )
+                turn_end.evaluate_prefix(llm, tokens)
         except JobCancelled:
             pass  # the caller spoke first: their turn needs the context now
 
     async def prepare(self, messages: Sequence[ChatMessage], job: Job | None = None) -> None:
         """Evaluate the start of a call's next prompt into its context, ahead of its turn."""
-        payload = [{"role": m.role, "content": m.content} for m in messages]
-        claim = job or unscheduled()
+        given, claim = list(messages), job or unscheduled()
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._prepare, payload, claim)
+        await loop.run_in_executor(self._executor, self._prepare, given, claim)
 
     def stream(self, messages: Sequence[ChatMessage], job: Job | None = None) -> AsyncIterator[str]:
-        payload = [{"role": m.role, "content": m.content} for m in messages]
-        claim = job or unscheduled()
-        return iterate_in_thread(lambda: self._generate(payload, claim), self._executor)
+        given, claim = list(messages), job or unscheduled()
+        return iterate_in_thread(lambda: self._generate(given, claim), self._executor)
+
+    def stream_scoring_end(
+        self,
+        messages: Sequence[ChatMessage],
+        on_end_probability: Callable[[float], None],
+        job: Job | None = None,
+    ) -> AsyncIterator[str]:
+        """As :meth:`stream`, first telling ``on_end_probability`` (on the event loop) how sure
+        the model is that the caller's message is finished (:mod:`.turn_end`): the reply's
+        prompt is evaluated in two parts, split where that is read, at no extra cost."""
+        loop = asyncio.get_running_loop()
+
+        def tell(probability: float) -> None:
+            loop.call_soon_threadsafe(on_end_probability, probability)
+
+        given, claim = list(messages), job or unscheduled()
+        return iterate_in_thread(lambda: self._generate(given, claim, tell), self._executor)
 
     def stream_tools(
         self,
@@ -271,6 +305,43 @@ class LlamaChat:
     def tool_instructions(self, tools: Sequence[dict[str, Any]]) -> str:
         return local_tools.instructions(tools)
 
+    def _template(self, llm: Llama) -> local_tools.PromptTemplate:
+        template = self._templates.get(id(llm))
+        if template is None:
+            template = self._templates[id(llm)] = local_tools.PromptTemplate(llm)
+        return template
+
+    async def score_turn_end(
+        self, messages: Sequence[ChatMessage], job: Job | None = None
+    ) -> float:
+        """How sure the model is that the last (user) message ends where its words stop
+        (:mod:`.turn_end`). Its evaluation stays in the call's context: the reply that follows
+        reads only the rest of its prompt."""
+        given, claim = list(messages), job or unscheduled()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._score_turn_end, given, claim)
+
+    def _score_turn_end(self, messages: list[ChatMessage], job: Job) -> float:
+        with self._scheduled(job) as llm:
+            return self._end_probability_in(llm, messages)
+
+    def _end_probability_in(self, llm: Llama, messages: list[ChatMessage]) -> float:
+        """Evaluate the prompt up to the caller's last words and read how likely the message
+        ends there (0.0 where there are no words)."""
+        words = turn_end.words_stem(messages[-1].content)
+        if not words:
+            return 0.0
+        if self._end_tokens is None:
+            self._end_tokens = turn_end.end_tokens(llm)
+        prompt = self._template(llm).render(local_tools.local_messages(messages))
+        cut = prompt.text.rfind(messages[-1].content)
+        if cut < 0:
+            return 0.0
+        stem = prompt.text[: cut + len(words)]
+        tokens = llm.tokenize(stem.encode(), add_bos=prompt.add_bos, special=True)
+        turn_end.evaluate_prefix(llm, tokens)
+        return turn_end.end_probability(llm, self._end_tokens)
+
     def _generate_tools(
         self,
         messages: list[ChatMessage],
@@ -279,9 +350,7 @@ class LlamaChat:
         job: Job,
     ) -> Iterator[str | ToolCall]:
         with self._scheduled(job) as llm:
-            template = self._templates.get(id(llm))
-            if template is None:
-                template = self._templates[id(llm)] = local_tools.PromptTemplate(llm)
+            template = self._template(llm)
             yield from local_tools.generate(
                 llm,
                 template,

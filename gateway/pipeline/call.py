@@ -26,7 +26,7 @@ from typing import Any
 
 from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.engines import Engines
-from gateway.languages import whisper_code
+from gateway.languages import phrase_starts, whisper_code
 from gateway.llm.base import CallsTools, PreparesPrompts
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline.caller_context import CallerContext
@@ -143,6 +143,7 @@ class CallSession:
                 synthesizer=engines.voice(profile.voice),
                 apology_frames=phrases.get(profile.apology, profile.voice),
                 first_clause_min_words=settings.tts.first_clause_min_words,
+                phrase_starts=phrase_starts(profile.code or settings.stt.language),
                 cut_marker=settings.barge_in.cut_marker,
                 fillers=tuple(
                     (text, frames)
@@ -155,6 +156,7 @@ class CallSession:
                 tools=self._tool_settings(),
                 phrase=functools.partial(phrases.get, voice=profile.voice),
                 action_echo_timeout_s=settings.tools.mark_timeout_ms / 1000,
+                end_model_languages=frozenset(settings.turn.end_model_languages),
             )
         return stages
 
@@ -290,7 +292,7 @@ class CallSession:
             case DraftDue():
                 source = CallerAudio(self._listener.utterance_so_far(), SAMPLE_RATE_HZ)
                 turn = self._settings.turn
-                due_in_ms = turn.end_silence_ms - turn.speculate_after_silence_ms
+                due_in_ms = turn.sure_end_silence_ms - turn.speculate_after_silence_ms
                 self._draft = self._start_reply(
                     source, speculative=True, due_at=now + max(0, due_in_ms) / 1000
                 )
@@ -483,6 +485,7 @@ class CallSession:
             speculative=speculative,
             due_at=due_at,
             on_transcript=self._on_transcript,
+            on_reading=self._on_reading,
             caller=self._caller_line,
             clock=self._clock,
             language=self.language,
@@ -546,8 +549,13 @@ class CallSession:
         if reply.committed:
             self._settle(reply)
             return
-        if reply is not self._draft:
+
+    def _on_reading(self, reply: Reply, transcript: Transcript) -> None:
+        """A draft's words are read (and scored by the model, where it does): the caller's
+        turn may end on them."""
+        if reply.dropped or reply.committed or reply is not self._draft:
             return
         language = transcript.language or self.language or ""
-        for event in self._listener.on_transcript(transcript.text, language):
+        end_probability = reply.progress.end_probability
+        for event in self._listener.on_transcript(transcript.text, language, end_probability):
             self._handle(event, self._clock())

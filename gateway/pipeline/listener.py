@@ -17,10 +17,11 @@ from gateway.pipeline.utterance import UtteranceBuffer
 from gateway.settings import Settings
 from gateway.stt.words import has_words
 from gateway.vad.barge_in import BargeInConfig, BargeInDetector
-from gateway.vad.completeness import looks_complete
+from gateway.vad.completeness import EndModelThresholds, EndWaits, end_wait
 from gateway.vad.endpointer import (
     EndpointConfig,
     Endpointer,
+    EndWait,
     Event,
     SpeechPaused,
     SpeechStarted,
@@ -53,6 +54,16 @@ def endpoint_config(settings: Settings) -> EndpointConfig:
     )
 
 
+def end_waits(settings: Settings) -> EndWaits:
+    turn = settings.turn
+    return EndWaits(
+        sure_ms=turn.sure_end_silence_ms,
+        finished_ms=turn.end_silence_ms,
+        unfinished_ms=turn.incomplete_end_silence_ms,
+        thresholds=EndModelThresholds(turn.sure_end_probability, turn.unsure_end_probability),
+    )
+
+
 def barge_in_config(settings: Settings) -> BargeInConfig:
     return BargeInConfig(
         speech_threshold=settings.barge_in.speech_threshold,
@@ -66,6 +77,7 @@ class Listener:
         self._vad = vad
         self._speech_threshold = settings.vad.speech_threshold
         self._endpointer = Endpointer(endpoint_config(settings), vad.window_ms)
+        self._end_waits = end_waits(settings)
         self._barge_in = BargeInDetector(barge_in_config(settings), vad.window_ms)
         self._utterance = UtteranceBuffer(
             settings.vad.speech_pad_ms + settings.vad.min_speech_ms + 2 * vad.window_ms
@@ -125,12 +137,18 @@ class Listener:
                 heard.append(event)
         return heard
 
-    def on_transcript(self, text: str, language: str = "en") -> list[Event]:
+    def on_transcript(
+        self, text: str, language: str = "en", end_probability: float | None = None
+    ) -> list[Event]:
         """A draft's transcript: a finished thought (or no words at all) may end the turn.
         ``language``: the transcript's (a Whisper code such as "ko", or a name), whose rules
-        decide what reads as finished (``gateway/languages``)."""
-        complete = looks_complete(text, language) or not has_words(text)
-        events = self._endpointer.on_transcript(complete, self.stream_ms)
+        decide what reads as finished (``gateway/languages``). ``end_probability``: the chat
+        model's, where it scored the words (:mod:`gateway.llm.turn_end`)."""
+        if not has_words(text):
+            wait = EndWait(self._end_waits.finished_ms, "finished_thought")
+        else:
+            wait = end_wait(text, language, end_probability, self._end_waits)
+        events = self._endpointer.on_transcript(wait, self.stream_ms)
         for event in events:
             self._note(event)
         return events

@@ -48,6 +48,8 @@ class ReplyProgress:
     llm_started: float | None = None
     tts_started: float | None = None
     """When each stage started: transcribing, asking the model, synthesizing the first clause."""
+    end_probability: float | None = None
+    """The chat model's probability that the caller's words ended the message (drafts)."""
     tools: list[ToolRecord] = field(default_factory=list)
     """Every tool call the model made in this turn, and what came of it."""
 
@@ -85,4 +87,5 @@ class ReplyProgress:
             llm_started=self.llm_started,
             tts_started=self.tts_started,
             tools=list(self.tools),
+            end_probability=self.end_probability,
         )

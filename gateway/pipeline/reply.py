@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.audio.frames import FRAME_MS
-from gateway.llm.base import CallsTools, ChatMessage, ChatModel
+from gateway.languages import whisper_code
+from gateway.llm.base import CallsTools, ChatMessage, ChatModel, ScoresTurnEnd
 from gateway.metrics import TurnRecord
 from gateway.pipeline.caller_line import CallerLine
 from gateway.pipeline.conversation import Conversation
@@ -50,6 +51,9 @@ class ReplyStages:
     synthesizer: Synthesizer
     apology_frames: list[bytes]
     first_clause_min_words: int
+    phrase_starts: frozenset[str] = frozenset()
+    """Words that open a phrase in the reply's language: its first words may be spoken before
+    one (:class:`SentenceSplitter`)."""
     cut_marker: str = ""
     """Appended to the heard part of a reply the caller cut off, in the history."""
     stage_timeout_s: float = 15.0
@@ -67,6 +71,9 @@ class ReplyStages:
     action_echo_timeout_s: float = 10.0
     """After an action's line (goodbye, transfer): how long past its playback to wait for its
     last mark before the call does the action anyway."""
+    end_model_languages: frozenset[str] = frozenset()
+    """Languages (Whisper codes) in which a draft asks the chat model whether the caller's
+    message is finished (``turn.end_model_languages``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,7 @@ class Reply:
         speculative: bool,
         due_at: float | None = None,
         on_transcript: Callable[[Reply, Transcript], None] = lambda _r, _t: None,
+        on_reading: Callable[[Reply, Transcript], None] = lambda _r, _t: None,
         caller: CallerLine | None = None,
         clock: Callable[[], float] = time.monotonic,
         language: str | None = None,
@@ -101,7 +109,9 @@ class Reply:
         ``language``: the call's, which the caller's audio is transcribed in (None: detected).
         ``stages_for``: once the caller's words are known (after ``on_transcript``), the stages
         that answer them: the voice and phrases of the language they were in.
-        ``may_fill``: a late answer may have a filler before it (not when the last turn had one)."""
+        ``may_fill``: a late answer may have a filler before it (not when the last turn had one).
+        ``on_reading``: a draft's words are read, with the chat model's end probability where
+        it scored them (after ``on_transcript``, once the model has read them)."""
         self._may_fill = may_fill
         self._source = source
         self._stages = stages
@@ -112,6 +122,9 @@ class Reply:
         self.call_sid = call_sid
         self.progress = ReplyProgress(speculative=speculative, language=language or "")
         self._on_transcript = on_transcript
+        self._on_reading = on_reading
+        self._read: Transcript | None = None
+        """A draft's transcript whose reading the call has not been told yet."""
         self._caller = caller or CallerLine(lambda: float("-inf"), clock)
         self._clock = clock
         self._due_at = clock() if due_at is None else due_at
@@ -304,10 +317,38 @@ class Reply:
                 self._on_transcript(self, transcript)
                 if self._stages_for is not None:
                     self._stages = self._stages_for(transcript)
+                self._read = transcript
         if not self.has_words:
             self.progress.outcome = "no_speech"
+            self._tell_reading()
             return
-        await self._generate(user_text, queue)
+        if not self._scores_turn_end():
+            self._tell_reading()
+        try:
+            await self._generate(user_text, queue)
+        finally:
+            self._tell_reading()
+
+    def _scores_turn_end(self) -> bool:
+        """A draft asks the chat model how sure it is that the caller has finished
+        (:mod:`gateway.llm.turn_end`): the endpoint waits less, or longer, by it."""
+        language = whisper_code(self.progress.language or self._language or "")
+        return (
+            self._read is not None
+            and not self.committed
+            and isinstance(self._stages.chat, ScoresTurnEnd)
+            and language in self._stages.end_model_languages
+        )
+
+    def _tell_reading(self, end_probability: float | None = None) -> None:
+        """The draft's words are read (with the model's probability, where it scored): the
+        call's endpoint may act on them. Once."""
+        transcript, self._read = self._read, None
+        if transcript is None:
+            return
+        if end_probability is not None:
+            self.progress.end_probability = end_probability
+        self._on_reading(self, transcript)
 
     def _heard_caller(self, text: str) -> None:
         self.progress.transcript = self._clock()
@@ -317,23 +358,43 @@ class Reply:
 
     async def _generate(self, user_text: str, queue: asyncio.Queue[QueueItem]) -> None:
         prompt = self._conversation.prompt_for(user_text)
-        splitter = SentenceSplitter(self._stages.first_clause_min_words)
+        splitter = SentenceSplitter(self._stages.first_clause_min_words, self._stages.phrase_starts)
         reply_parts: list[str] = []
         try:
             self.progress.llm_started = self._clock()
             chat, tools = self._stages.chat, self._stages.tools
+            scoring = self._read is not None and isinstance(chat, ScoresTurnEnd)
             if tools is not None and isinstance(chat, CallsTools):
+                if scoring:
+                    await self._score_apart(prompt)
                 await self._use_tools(
                     chat, tools, prompt, splitter=splitter, parts=reply_parts, queue=queue
                 )
             else:
-                tokens = chat.stream(prompt, self.job)
+                if scoring:
+                    assert isinstance(chat, ScoresTurnEnd)
+                    tokens = chat.stream_scoring_end(prompt, self._tell_reading, self.job)
+                else:
+                    tokens = chat.stream(prompt, self.job)
                 async for token in each_within(tokens, self._stages.stage_timeout_s, "llm"):
                     await self._piece(token, splitter, reply_parts, queue)
             for sentence in splitter.flush():
                 await self._speak(sentence, queue)
         finally:  # an interrupted reply's record keeps what had been written
             self.progress.reply_text = "".join(reply_parts).strip()
+
+    async def _score_apart(self, prompt: list[ChatMessage]) -> None:
+        """The model's end probability as a request of its own (before a tool turn)."""
+        chat = self._stages.chat
+        assert isinstance(chat, ScoresTurnEnd)
+        try:
+            probability = await within(
+                chat.score_turn_end(prompt, self.job), self._stages.stage_timeout_s, "llm"
+            )
+        except Exception as error:  # the turn goes on without the score
+            log.warning("call=%s turn-end score failed: %s", self.call_sid, error)
+            probability = None
+        self._tell_reading(probability)
 
     async def _piece(
         self,
@@ -477,6 +538,10 @@ class Reply:
         stages = self._stages
         if not (stages.fillers and stages.filler_after_ms and self._may_fill):
             return
+        if self.progress.endpoint_reason == "finished_thought" and (
+            self.progress.end_probability is not None
+        ):
+            return  # the model was unsure the caller had finished: they may be going on
         if self.first_audio_ready.is_set():
             return
         try:

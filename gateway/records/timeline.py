@@ -82,6 +82,9 @@ def turn_lines(turn: TurnRow) -> list[str]:
     head = f"turn {turn.turn}: {turn.outcome}"
     if turn.endpoint_reason:
         head += f", ended by {turn.endpoint_reason}"
+    end_probability = turn.record.get("end_probability")
+    if isinstance(end_probability, float):
+        head += f" (model: finished {end_probability:.2f})"
     if turn.speculative:
         head += ", drafted early"
     if turn.speech_end_at is not None:

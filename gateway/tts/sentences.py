@@ -7,8 +7,9 @@ next token to tell. Korean, Japanese and Chinese sentences may run straight into
 without a space ("알겠습니다.주문 번호를"): after a Hangul syllable, kana or ideograph any mark is a
 boundary. The first clause of a reply (up to a comma-like mark) is released on its own once it
 has ``first_clause_min_words`` words (:func:`count_words`), so speech starts before the first
-sentence is finished; a long later sentence is released clause by clause, so no synthesis step
-holds the CPU long.
+sentence is finished; without a mark, so are its first words before a word that opens a phrase
+(the language's ``phrase_starts``: "The library is open | from nine to five."). A long later
+sentence is released clause by clause, so no synthesis step holds the CPU long.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ _CJK = re.compile(
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]"
 )
 """Kana and ideographs: Japanese and Chinese, written without spaces between words."""
+
+
+_WORD = re.compile(r"\S+")
 
 
 def _runs_on(char: str) -> bool:
@@ -76,9 +80,14 @@ def _word_before(text: str, end: int) -> str:
 class SentenceSplitter:
     """Feed tokens with :meth:`push`; it returns the sentences that are complete."""
 
-    def __init__(self, first_clause_min_words: int = 4) -> None:
+    def __init__(
+        self, first_clause_min_words: int = 4, phrase_starts: frozenset[str] = frozenset()
+    ) -> None:
+        """``phrase_starts``: words (lower case) before which the reply's first words may be
+        cut, once they are ``first_clause_min_words`` long."""
         self._buffer = ""
         self._first_clause_min_words = first_clause_min_words
+        self._phrase_starts = phrase_starts
         self._emitted_any = False
 
     def push(self, text: str) -> list[str]:
@@ -113,6 +122,21 @@ class SentenceSplitter:
         if len(text) > MAX_SENTENCE_CHARS:
             space = text.rfind(" ", 0, MAX_SENTENCE_CHARS)
             return space if space > 0 else MAX_SENTENCE_CHARS
+        return self._phrase_cut(text)
+
+    def _phrase_cut(self, text: str) -> int | None:
+        """Before the first phrase-opening word once the reply's first words are long enough.
+        The words before it are whole (a space follows them); the opening word itself may still
+        grow ("for" into "format"): the cut is before it either way."""
+        if self._emitted_any or self._first_clause_min_words <= 0 or not self._phrase_starts:
+            return None
+        for match in _WORD.finditer(text):
+            start = match.start()
+            if (
+                match.group().lower() in self._phrase_starts
+                and count_words(text[:start]) >= self._first_clause_min_words
+            ):
+                return start
         return None
 
     def _terminal_cut(self, text: str, index: int) -> int | None:

@@ -28,9 +28,13 @@ chat model's own end-of-message probability on the latency bench's pauses and en
 
 from __future__ import annotations
 
+import math
 import unicodedata
+from dataclasses import dataclass
+from enum import Enum, auto
 
 from gateway.languages import Ending, find, hesitation, words
+from gateway.vad.endpointer import EndWait
 
 FINAL_MARKS = ".?!。।؟"
 """Marks that end a sentence (after NFKC normalisation: ？ and ！ are ? and !)."""
@@ -68,3 +72,75 @@ def _fallback_kind(said: list[str]) -> Ending:
     if len(said) > 1 and len(last) == 1 and last.isalpha():
         return Ending.OPEN_STATEMENT
     return Ending.NONE
+
+
+class Reading(Enum):
+    """How a draft's words read."""
+
+    UNFINISHED = auto()
+    FINISHED = auto()
+    SURELY_FINISHED = auto()
+
+
+@dataclass(frozen=True, slots=True)
+class EndModelThresholds:
+    """Where the chat model's end-of-message probability (:mod:`gateway.llm.turn_end`) moves
+    the reading: at or above ``sure`` a finished transcript is surely finished; below
+    ``unsure`` any transcript is held as unfinished."""
+
+    sure: float
+    unsure: float
+
+
+def read_transcript(
+    text: str,
+    language: str,
+    end_probability: float | None = None,
+    thresholds: EndModelThresholds | None = None,
+) -> Reading:
+    """The text decides what is unfinished; the model, where it scored, how sure a finished
+    reading is, and it may hold a text that reads as finished ("Thank you." after "How can I
+    help?", a clause Whisper closed with a full stop) as unfinished."""
+    if not looks_complete(text, language):
+        return Reading.UNFINISHED
+    if end_probability is None or thresholds is None:
+        return Reading.FINISHED
+    if end_probability < thresholds.unsure:
+        return Reading.UNFINISHED
+    if end_probability >= thresholds.sure:
+        return Reading.SURELY_FINISHED
+    return Reading.FINISHED
+
+
+@dataclass(frozen=True, slots=True)
+class EndWaits:
+    """The silences that end a turn (``[turn]``), and the model's thresholds."""
+
+    sure_ms: int
+    finished_ms: int
+    unfinished_ms: int
+    thresholds: EndModelThresholds
+
+
+def end_wait(text: str, language: str, end_probability: float | None, waits: EndWaits) -> EndWait:
+    """How long a silence ends the turn after these words. Surely finished: ``sure_ms``;
+    unfinished: ``unfinished_ms``. Finished by the text alone (no model score):
+    ``finished_ms``. Finished by the text with a model in between its two thresholds: the less
+    sure the model, the longer, from ``sure_ms`` at the sure threshold to ``unfinished_ms`` at
+    the unsure one, on a log scale of the probability (a complete-looking clause the model
+    gives 0.13 waits about 0.85 s, long enough for most pauses in a sentence)."""
+    reading = read_transcript(text, language, end_probability, waits.thresholds)
+    sure_ms = min(waits.sure_ms, waits.unfinished_ms)
+    match reading:
+        case Reading.UNFINISHED:
+            return EndWait(waits.unfinished_ms, "silence")
+        case Reading.SURELY_FINISHED:
+            return EndWait(sure_ms, "sure_end")
+    if end_probability is None:
+        return EndWait(min(waits.finished_ms, waits.unfinished_ms), "finished_thought")
+    sure, unsure = waits.thresholds.sure, waits.thresholds.unsure
+    if sure <= unsure:
+        return EndWait(sure_ms, "finished_thought")
+    doubt = math.log(sure / end_probability) / math.log(sure / unsure)  # 0 sure .. 1 unsure
+    silence_ms = sure_ms + doubt * (waits.unfinished_ms - sure_ms)
+    return EndWait(round(silence_ms), "finished_thought")

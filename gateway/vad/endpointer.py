@@ -3,9 +3,10 @@
 Times are milliseconds of caller audio received (stream time), so decisions do not depend on
 network jitter and tests need no real clock. The machine emits events; the call session acts.
 
-With speculation on, a short silence starts a draft reply (``DraftDue``), and the turn ends
-after ``end_silence_ms`` only once the draft's transcript reads as a finished thought;
-otherwise, or without a transcript, it waits ``incomplete_end_silence_ms``. Without
+With speculation on, a short silence starts a draft reply (``DraftDue``), and how long the turn
+waits depends on how the draft's transcript reads: the call tells it an :class:`EndWait`
+(:func:`gateway.vad.completeness.end_wait`). Without one (no transcript yet) it waits
+``incomplete_end_silence_ms``, which ends any turn. Without
 speculation (the seed design) the turn ends after ``end_silence_ms`` of silence, whatever was said.
 """
 
@@ -52,7 +53,20 @@ class SpeechResumed:
 class TurnEnded:
     speech_end_ms: int
     decided_ms: int
-    reason: Literal["silence", "finished_thought", "max_length"]
+    reason: EndReason
+
+
+EndReason = Literal["silence", "finished_thought", "sure_end", "max_length"]
+"""``sure_end``: the words read as surely finished; ``finished_thought``: as finished;
+``silence``: the longest silence passed."""
+
+
+@dataclass(frozen=True, slots=True)
+class EndWait:
+    """How long a silence ends the turn, from how the draft's words read, and why."""
+
+    silence_ms: int
+    reason: EndReason
 
 
 Event = SpeechStarted | SpeechPaused | DraftDue | SpeechResumed | TurnEnded
@@ -74,7 +88,7 @@ class Endpointer:
         self._speech_start_ms = 0
         self._last_voiced_ms = 0
         self._draft_started = False
-        self._transcript_complete: bool | None = None
+        self._wait: EndWait | None = None
 
     def on_window(self, probability: float, end_ms: int) -> list[Event]:
         voiced = probability >= self._config.speech_threshold
@@ -85,11 +99,11 @@ class Endpointer:
             return self._speaking(voiced, silent, end_ms)
         return self._paused(voiced, end_ms)
 
-    def on_transcript(self, complete: bool, now_ms: int) -> list[Event]:
-        """The draft's transcript is in: may end the turn at once if silence is long enough."""
+    def on_transcript(self, wait: EndWait, now_ms: int) -> list[Event]:
+        """The draft's words are read: may end the turn at once if silence is long enough."""
         if self.phase is not Phase.PAUSED:
             return []
-        self._transcript_complete = complete
+        self._wait = wait
         return self._maybe_end(now_ms)
 
     def _idle(self, voiced: bool, silent: bool, end_ms: int) -> list[Event]:
@@ -117,14 +131,14 @@ class Endpointer:
             return []
         self.phase = Phase.PAUSED
         self._draft_started = False
-        self._transcript_complete = None
+        self._wait = None
         return [SpeechPaused(self._last_voiced_ms), *self._paused(False, end_ms)]
 
     def _paused(self, voiced: bool, end_ms: int) -> list[Event]:
         if voiced:
             self.phase = Phase.SPEAKING
             self._last_voiced_ms = end_ms
-            self._transcript_complete = None
+            self._wait = None
             return [SpeechResumed(end_ms)]
         events: list[Event] = []
         silence_ms = end_ms - self._last_voiced_ms
@@ -142,17 +156,14 @@ class Endpointer:
         silence_ms = now_ms - self._last_voiced_ms
         if silence_ms >= self._config.incomplete_end_silence_ms:
             return [self._end(now_ms, "silence")]
-        if silence_ms < self._config.end_silence_ms:
-            return []
         if not self._config.speculate:
-            return [self._end(now_ms, "silence")]
-        if self._transcript_complete:
-            return [self._end(now_ms, "finished_thought")]
+            ended = silence_ms >= self._config.end_silence_ms
+            return [self._end(now_ms, "silence")] if ended else []
+        if self._wait is not None and silence_ms >= self._wait.silence_ms:
+            return [self._end(now_ms, self._wait.reason)]
         return []
 
-    def _end(
-        self, now_ms: int, reason: Literal["silence", "finished_thought", "max_length"]
-    ) -> TurnEnded:
+    def _end(self, now_ms: int, reason: EndReason) -> TurnEnded:
         self.phase = Phase.IDLE
         self._run_start_ms, self._run_voiced_ms = None, 0
         return TurnEnded(self._last_voiced_ms, now_ms, reason)

@@ -1,5 +1,6 @@
 """``voicegw bench`` end to end: two configurations, alternating, on the embedded models; the
-report's numbers are recomputed from the gateways' raw call records."""
+report's numbers are recomputed from the gateways' raw call records. The whole-utterance pass
+(the WER's reference) runs too: two short transcriptions."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def tiny_set(directory: Path) -> list[str]:
     for u in chosen:
         shutil.copy(DEFAULT_DIR / u.file, directory / u.file)
         lines += ["[[utterance]]", f"file = {json.dumps(u.file)}", f"text = {json.dumps(u.text)}",
-                  f"pause_ms = {u.pause_ms}", ""]  # fmt: skip
+                  f"pause_ms = {u.pause_ms}", f"pause_style = {json.dumps(u.pause_style)}",
+                  ""]  # fmt: skip
     (directory / TRANSCRIPTS).write_text("\n".join(lines))
     return [u.text for u in chosen]
 
@@ -56,10 +58,15 @@ async def test_bench_alternates_configurations_and_reports_what_the_records_hold
     report = json.loads((out / "report.json").read_text())
     assert report["problems"] == []
     assert [c["name"] for c in report["configs"]] == ["config", "no-fillers"]
+    whole = report["whole_pass"]
+    assert whole["stt"].startswith("whisper-base"), "the configured STT"
+    assert [u["text"] for u in whole["utterances"]] == texts
+    assert all(u["transcript"] for u in whole["utterances"]), whole
     speech_ends: list[tuple[float, str]] = []
     for config in report["configs"]:
         summary = config["summary"]
         assert summary["answered"] == summary["utterances"] == 2
+        assert summary["wer_whole_pass"] is not None and summary["wer_vs_whole_pass"] is not None
         assert [u["text"] for u in config["utterances"]] == texts
         reader = RecordsReader(out / config["records"])
         try:
@@ -85,4 +92,5 @@ async def test_bench_alternates_configurations_and_reports_what_the_records_hold
     assert second["fillers_per_turn"] == 0.0, "the second configuration says no filler"
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "no-fillers" in html
+    assert "WER vs whole pass" in html and "Whole-utterance pass: whisper-base" in html
     assert (out / "waterfall-no-fillers.png").read_bytes().startswith(b"\x89PNG")

@@ -12,6 +12,7 @@ import numpy as np
 
 from gateway.audio import mulaw
 from gateway.engines import Engines
+from gateway.lab.utterances import DEFAULT_DIR, load_set
 from gateway.metrics import STAGES, read_turn_log
 from gateway.runtime import CallEnded
 from gateway.settings import Settings
@@ -183,3 +184,32 @@ async def test_a_caller_going_on_after_the_turn_ended_rejoins_it(
     assert {"arrived", "office"} <= whole, records[-1]["user_text"]
     said = [m.content for m in summary.history if m.role == "user"]
     assert len(said) == 1 and "office" in said[0].lower(), said
+
+
+async def test_no_filler_starts_inside_a_mid_sentence_pause(
+    engines: Engines, settings: Settings, gateway_server: Any
+) -> None:
+    """The shipped set's utterances with the longest mid-sentence pauses (600-800 ms, every
+    voice and pause style), as shipped: a filler comes only when a turn is over and its answer
+    is late, and not after a pause the turn detector was unsure of, so none may be said into a
+    pause the caller then goes on from (its turn would be superseded or cut, filler and all)."""
+    turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
+    configured = with_changes(settings, metrics={"turn_log_path": str(turn_log)})
+    assert configured.call.filler_after_ms > 0
+    paused = [spoken for spoken in load_set(DEFAULT_DIR) if spoken.utterance.pause_ms >= 600]
+    assert len(paused) >= 6
+    async with (
+        gateway_server(configured) as server,
+        SimulatedCaller(server.media_url) as caller,
+    ):
+        await caller.wait_for_mark("greeting-end", timeout_s=15)
+        for spoken in paused:
+            await caller.say(spoken.clip.frames, reply_timeout_s=30)
+    records = read_turn_log(turn_log)
+    in_pauses = [
+        (r["user_text"], r["outcome"])
+        for r in records
+        if r["filler"] and r["outcome"] in ("superseded", "interrupted")
+    ]
+    assert not in_pauses, in_pauses
+    assert sum(r["outcome"] == "replied" for r in records) >= len(paused)

@@ -173,3 +173,53 @@ async def test_a_prepared_prompt_leaves_only_the_new_words_to_evaluate(engines: 
     warm = await prompt_steps("CAwarm")
     assert cold >= 6, cold
     assert warm <= 2, warm
+
+
+GREETED = [
+    ChatMessage("system", "You are a friendly phone assistant. Answer in one or two sentences."),
+    ChatMessage("assistant", "Hello! How can I help you today?"),
+]
+
+
+async def test_the_model_is_sure_of_a_finished_question_and_not_of_a_cut_clause(
+    engines: Engines,
+) -> None:
+    """The chat model's probability that the caller's message ends where the words stop, read
+    without Whisper's closing mark (which a clause cut at a pause gets too)."""
+    assert isinstance(engines.chat, LlamaChat)
+
+    async def score(text: str) -> float:
+        question = ChatMessage("user", text)
+        return await engines.chat.score_turn_end([*GREETED, question], Job(call_id="CAscore"))
+
+    finished = await score("What time does the library open tomorrow morning?")
+    cut = await score("I would like to book a table for.")
+    assert finished >= 0.5, finished
+    assert cut < 0.05, cut
+
+
+async def test_the_score_comes_first_and_the_reply_reads_only_the_rest(engines: Engines) -> None:
+    """The draft's reply is scored from within its own prompt's evaluation: the probability is
+    told before the first token, and the prompt is not evaluated twice."""
+    assert isinstance(engines.chat, LlamaChat)
+    chat = LlamaChat(
+        engines.chat._pool._contexts, "counted", 8, 0.0, gate=ComputeGate("test"), workers=2
+    )
+    question = ChatMessage("user", "Can you tell me the weather forecast for Saturday?")
+    told: list[tuple[float, int]] = []
+    pieces: list[str] = []
+    job = Job(call_id="CAsplit")
+    await chat.prepare(GREETED, job)
+    warm = job.steps.get("llm", 0)
+    stream = chat.stream_scoring_end(
+        [*GREETED, question], lambda p: told.append((p, len(pieces))), job
+    )
+    async for piece in stream:
+        pieces.append(piece)
+        if len(pieces) == 3:
+            break
+    assert len(told) == 1 and told[0][1] == 0, told  # once, before any token
+    assert 0.0 <= told[0][0] <= 1.0
+    # The question (about 15 tokens) and the assistant's header: two prompt steps at most,
+    # then one step a token.
+    assert job.steps["llm"] - warm <= 2 + len(pieces) + 1, job.steps

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.vad.completeness import looks_complete
+from gateway.vad.completeness import (
+    EndModelThresholds,
+    EndWaits,
+    Reading,
+    end_wait,
+    looks_complete,
+    read_transcript,
+)
 from gateway.vad.endpointer import (
     DraftDue,
     EndpointConfig,
     Endpointer,
+    EndWait,
     Event,
     SpeechPaused,
     SpeechResumed,
@@ -17,6 +25,8 @@ from gateway.vad.endpointer import (
 )
 
 WINDOW_MS = 32
+FINISHED = EndWait(600, "finished_thought")
+UNFINISHED = EndWait(1200, "silence")
 
 
 def config(**changes: object) -> EndpointConfig:
@@ -48,7 +58,9 @@ class Feed:
         self.events += produced
         return produced
 
-    def transcript(self, complete: bool) -> list[Event]:
+    def transcript(self, complete: bool | EndWait) -> list[Event]:
+        if isinstance(complete, bool):
+            complete = FINISHED if complete else UNFINISHED
         produced = self.endpointer.on_transcript(complete, self.now_ms)
         self.events += produced
         return produced
@@ -95,6 +107,68 @@ def test_unfinished_thought_waits_for_the_long_silence() -> None:
     feed.transcript(False)
     assert not any(isinstance(e, TurnEnded) for e in feed.run(0.0, 900))
     assert feed.run(0.0, 96)[-1] == TurnEnded(640, 1856, "silence")
+
+
+def test_a_surely_finished_turn_ends_after_the_short_silence() -> None:
+    feed = Feed(Endpointer(config(), WINDOW_MS))
+    feed.run(0.9, 640)
+    feed.run(0.0, 224)
+    assert feed.transcript(EndWait(384, "sure_end")) == []
+    assert not any(isinstance(e, TurnEnded) for e in feed.run(0.0, 128))
+    assert feed.run(0.0, 32) == [TurnEnded(640, 1024, "sure_end")]
+
+
+def test_an_unfinished_reading_ends_only_at_the_longest_silence() -> None:
+    feed = Feed(Endpointer(config(), WINDOW_MS))
+    feed.run(0.9, 640)
+    feed.run(0.0, 224)
+    feed.transcript(EndWait(5000, "silence"))  # longer than incomplete_end_silence_ms
+    assert not any(isinstance(e, TurnEnded) for e in feed.run(0.0, 928))
+    assert feed.run(0.0, 64)[-1] == TurnEnded(640, 1856, "silence")
+
+
+THRESHOLDS = EndModelThresholds(sure=0.5, unsure=0.05)
+WAITS = EndWaits(sure_ms=500, finished_ms=600, unfinished_ms=1200, thresholds=THRESHOLDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "probability", "reading"),
+    [
+        ("What time does the library open tomorrow?", 0.9, Reading.SURELY_FINISHED),
+        ("What time does the library open tomorrow?", 0.2, Reading.FINISHED),
+        ("What time does the library open tomorrow?", None, Reading.FINISHED),
+        # Whisper's full stop on a pause the model does not believe: held.
+        ("Thank you.", 0.03, Reading.UNFINISHED),
+        # The text's "unfinished" stands whatever the model says.
+        ("I'd like to book a", 0.9, Reading.UNFINISHED),
+        ("So I was thinking,", None, Reading.UNFINISHED),
+    ],
+)
+def test_read_transcript_combines_the_text_and_the_model(
+    text: str, probability: float | None, reading: Reading
+) -> None:
+    assert read_transcript(text, "en", probability, THRESHOLDS) is reading
+
+
+@pytest.mark.parametrize(
+    ("probability", "wait"),
+    [
+        (0.9, EndWait(500, "sure_end")),
+        (0.5, EndWait(500, "sure_end")),
+        (0.05, EndWait(1200, "finished_thought")),  # the unsure end of the scale
+        (0.04, EndWait(1200, "silence")),
+        (None, EndWait(600, "finished_thought")),  # no model: the text's own wait
+    ],
+)
+def test_end_wait_by_the_models_certainty(probability: float | None, wait: EndWait) -> None:
+    assert end_wait("Can you check my order?", "en", probability, WAITS) == wait
+
+
+def test_the_less_sure_the_model_the_longer_the_wait() -> None:
+    waits = [end_wait("I called yesterday.", "en", p, WAITS).silence_ms for p in (0.4, 0.2, 0.1)]
+    assert 500 < waits[0] < waits[1] < waits[2] < 1200, waits
+    # A complete-looking clause the model gives 0.13 outwaits an 800 ms pause.
+    assert end_wait("I called yesterday.", "en", 0.13, WAITS).silence_ms > 800
 
 
 def test_resuming_speech_cancels_the_pause_and_needs_a_new_draft() -> None:

@@ -11,9 +11,12 @@ from matplotlib.image import imread
 
 from gateway.lab.bench import BenchPlan, BenchRun, Configuration
 from gateway.lab.charts import SweepPoint, sweep_png, waterfall_png
+from gateway.lab.clip import CallerClip
 from gateway.lab.output import summaries, write_report
 from gateway.lab.results import UtteranceResult
 from gateway.lab.sweep import SweepResult
+from gateway.lab.utterances import Spoken, Utterance
+from gateway.lab.whole import WholePass
 from tests.unit.test_lab_report import result, row
 
 
@@ -56,7 +59,9 @@ def test_the_report_is_one_self_contained_html_file_and_a_json_of_the_same_numbe
         "b": [result("b", "Hello there", [row(2, 1000, 1400, text="hello there")])],
     }
     level = SweepResult("a", 1, [result("a", "Hello there", [row(3, 600, 600, text="hello")])])
-    run = BenchRun([], runs, [level], ["b: a problem worth showing"])
+    spoken = [Spoken(Utterance("a.wav", "Hello there"), CallerClip("Hello there", b""))]
+    whole = WholePass("whisper-base on cpu (int8)", {"a.wav": "Hello bear."})
+    run = BenchRun(spoken, runs, [level], ["b: a problem worth showing"], whole)
     found = summaries(run)
     written = write_report(plan, run, found)
     assert {"html", "json", "waterfall a", "waterfall b", "sweep"} <= set(written)
@@ -68,9 +73,17 @@ def test_the_report_is_one_self_contained_html_file_and_a_json_of_the_same_numbe
     assert "http://" not in page and "https://" not in page
     assert "1000 ms (x2.00)" in page, "b's first sound p50 and its ratio to a's"
     assert "a problem worth showing" in page
+    assert "<td>WER vs whole pass</td><td>50.0 %</td>" in page, "'there' for the pass's 'bear'"
+    assert "whisper-base on cpu (int8), WER 50.0 % over 1 utterances" in page
     raw = json.loads(written["json"].read_text())
     (a, b) = raw["configs"]
     assert a["summary"]["first_sound_p50_ms"] == 500 and b["summary"]["answer_p50_ms"] == 1400
     assert b["summary"]["ratios"]["answer p50"] == 2.0
     assert b["utterances"][0]["records"][0]["voice_to_voice_ms"] == 1000
     assert raw["sweep"][0]["first_sound_p50_ms"] == 600
+    assert a["summary"]["wer"] == 0.0 and a["summary"]["wer_whole_pass"] == 0.5
+    assert raw["whole_pass"] == {
+        "stt": "whisper-base on cpu (int8)",
+        "wer": 0.5,
+        "utterances": [{"file": "a.wav", "text": "Hello there", "transcript": "Hello bear."}],
+    }

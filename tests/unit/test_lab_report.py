@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.lab.clip import CallerClip
 from gateway.lab.report import add_ratios, summarise, table
 from gateway.lab.results import UtteranceResult, rows_for
 from gateway.lab.stats import STAGE_DURATIONS, STAGE_OFFSETS
 from gateway.lab.turn import TurnMeasure
-from gateway.lab.utterances import Utterance
+from gateway.lab.utterances import Spoken, Utterance
+from gateway.lab.whole import WholePass
 from gateway.records import TurnRow
 
 
@@ -28,11 +30,11 @@ def row(
 
 
 def result(
-    config: str, text: str, rows: list[TurnRow], *, premature_frames: int = 0
+    config: str, text: str, rows: list[TurnRow], *, premature_frames: int = 0, file: str = "a.wav"
 ) -> UtteranceResult:
     measure = TurnMeasure(text, first_sound_ms=1.0, answer_ms=1.0, turns=[r.turn for r in rows])
     measure.premature_frames = premature_frames
-    return UtteranceResult(config, Utterance("a.wav", text), measure, "CA1", rows=rows)
+    return UtteranceResult(config, Utterance(file, text), measure, "CA1", rows=rows)
 
 
 def test_summary_of_records_and_ratios_to_the_first_configuration() -> None:
@@ -105,3 +107,34 @@ def test_an_utterance_is_every_turn_since_the_last_answer_and_a_draft_counts_onc
     assert spoken.answer is not None and spoken.answer.turn == 5
     assert spoken.heard_text == "thank you that was really helpful"
     assert rows_for(turns, after_turn=5, heard=[]) == [], "nothing heard: no answer"
+
+
+def test_the_whole_utterance_pass_is_the_reference_beside_each_configurations_wer() -> None:
+    results = [
+        result("x", "What time is it", [row(2, 400, 400, text="what time is it")], file="1.wav"),
+        result("x", "Book a table", [row(3, 600, 600, text="book a cable")], file="2.wav"),
+        result(
+            "x",
+            "I want a pizza",
+            [row(4, 800, 800, text="I want"), row(5, 900, 900, text="a pizza")],
+            file="3.wav",
+        ),
+        result("x", "Anyone", [], file="4.wav"),  # unanswered: in no WER of the configuration
+    ]
+    whole = {"1.wav": "What time is it?", "2.wav": "Look, a table.", "3.wav": "I want a pizza.",
+             "4.wav": "Any one?"}  # fmt: skip
+    summary = summarise("x", results, whole)
+    assert summary.wer == pytest.approx(1 / 11), "'cable' for 'table'"
+    assert summary.wer_whole_pass == pytest.approx(1 / 11), "'look' for 'book', same 11 words"
+    assert summary.wer_vs_whole_pass == pytest.approx(2 / 11), "'book' and 'cable': 2 of 11"
+    _, rows = table([summary])
+    by_label = {cells[0]: cells[1:] for cells in rows}
+    assert by_label["WER whole pass"] == ["9.1 %"]
+    assert by_label["WER vs whole pass"] == ["18.2 %"]
+    # over the whole set, unanswered ones too: 'look', 'any' for 'anyone', 'one': 3 of 12 words
+    spoken = [Spoken(r.utterance, CallerClip(r.utterance.text, b"")) for r in results]
+    assert WholePass("whisper", whole).wer(spoken) == pytest.approx(3 / 12)
+    without = summarise("x", results)
+    assert without.wer_whole_pass is None and without.wer_vs_whole_pass is None
+    _, rows = table([without])
+    assert "WER whole pass" not in {cells[0] for cells in rows}, "no pass, no row"

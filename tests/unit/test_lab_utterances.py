@@ -10,7 +10,14 @@ import pytest
 
 from gateway.audio import mulaw
 from gateway.lab.clip import VOICED_LEVEL, load_clip, voiced_frames
-from gateway.lab.utterances import DEFAULT_DIR, TRANSCRIPTS, UtteranceError, load_set, read_set
+from gateway.lab.utterances import (
+    DEFAULT_DIR,
+    PAUSE_STYLES,
+    TRANSCRIPTS,
+    UtteranceError,
+    load_set,
+    read_set,
+)
 
 
 def stereo_tone_wav(path: Path, rate: int = 16_000) -> None:
@@ -49,15 +56,33 @@ def test_a_set_that_names_a_missing_wav_or_an_unknown_key_is_refused(tmp_path: P
         read_set(tmp_path)
 
 
+def test_a_pause_says_how_the_speech_before_it_ends_falling_unless_told(tmp_path: Path) -> None:
+    stereo_tone_wav(tmp_path / "a.wav")
+    entry = '[[utterance]]\nfile = "a.wav"\ntext = "Hello there"\npause_ms = 500\n'
+    (tmp_path / TRANSCRIPTS).write_text(entry + 'pause_style = "level"\n\n' + entry)
+    level, plain = read_set(tmp_path)
+    assert (level.pause_ms, level.pause_style) == (500, "level")
+    assert plain.pause_style == "fall", "the default: a sentence-final fall"
+    (tmp_path / TRANSCRIPTS).write_text(entry + 'pause_style = "wobbly"\n')
+    with pytest.raises(UtteranceError, match="pause_style"):
+        read_set(tmp_path)
+
+
 def test_the_shipped_set_is_small_varied_and_has_mid_sentence_pauses() -> None:
     utterances = read_set(DEFAULT_DIR)
-    assert 20 <= len(utterances) <= 40
+    assert 40 <= len(utterances) <= 60
     size = sum(path.stat().st_size for path in DEFAULT_DIR.iterdir())
-    assert size < 2_000_000
-    assert len({u.voice for u in utterances}) >= 6
-    assert {u.voice.split("-")[0] for u in utterances} == {"piper", "espeak"}
+    assert size < 3_000_000
+    voices = {u.voice for u in utterances}
+    assert len(voices) >= 4
+    assert {v.split("-")[0] for v in voices} == {"piper", "espeak"}
     paused = [u for u in utterances if u.pause_ms]
-    assert len(paused) >= 5
+    assert len(paused) >= 20 and len(utterances) - len(paused) >= 20
+    assert all(300 <= u.pause_ms <= 800 for u in paused)
+    assert min(u.pause_ms for u in paused) == 300 and max(u.pause_ms for u in paused) == 800
+    assert {u.pause_style for u in paused} == set(PAUSE_STYLES), "falling, level and rising"
+    assert {u.voice for u in paused} == voices, "every voice pauses"
+    assert len({u.text for u in utterances}) == len(utterances)
     for u in utterances:
         with wave.open(str(DEFAULT_DIR / u.file)) as wav:
             assert (wav.getnchannels(), wav.getsampwidth()) == (1, 2)

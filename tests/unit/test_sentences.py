@@ -218,3 +218,41 @@ def test_cjk_sentences_do_not_depend_on_token_boundaries(
     whole = SentenceSplitter(min_words)
     expected = whole.push(text) + whole.flush()
     assert stream(text, sizes, min_words) == expected
+
+
+ENGLISH_PHRASE_STARTS = frozenset({"from", "to", "that", "and", "for"})
+
+
+def feed_tokens(splitter: SentenceSplitter, text: str) -> list[str]:
+    """``text`` pushed a few characters at a time, as tokens come; then flushed."""
+    out: list[str] = []
+    for start in range(0, len(text), 3):
+        out += splitter.push(text[start : start + 3])
+    return out + splitter.flush()
+
+
+def test_first_words_are_cut_before_a_phrase_opening_word() -> None:
+    splitter = SentenceSplitter(4, ENGLISH_PHRASE_STARTS)
+    said = feed_tokens(splitter, "The library is open from nine to five. It closes for lunch.")
+    assert said == ["The library is open", "from nine to five.", "It closes for lunch."]
+
+
+def test_no_phrase_cut_before_enough_words_or_after_the_first_piece() -> None:
+    splitter = SentenceSplitter(4, ENGLISH_PHRASE_STARTS)
+    said = feed_tokens(splitter, "Happy to help. I can check that for you and more.")
+    assert said == ["Happy to help.", "I can check that for you and more."]
+
+
+def test_the_cut_comes_as_soon_as_the_phrase_word_is_written() -> None:
+    splitter = SentenceSplitter(4, ENGLISH_PHRASE_STARTS)
+    assert splitter.push("The next train leaves fro") == []  # "fro" opens nothing
+    assert splitter.push("m") == ["The next train leaves"]
+    assert splitter.push(" platform two.") == []
+    assert splitter.flush() == ["from platform two."]
+
+
+def test_without_phrase_words_the_first_sentence_waits_for_its_mark() -> None:
+    splitter = SentenceSplitter(4)
+    assert feed_tokens(splitter, "The library is open from nine to five.") == [
+        "The library is open from nine to five."
+    ]

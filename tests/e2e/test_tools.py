@@ -167,7 +167,9 @@ async def test_local_model_calls_the_tool_and_the_caller_hears_its_answer(
     [record] = read_turn_log(turn_log)
     assert [t["status"] for t in record["tools"]] == ["ok"], record
     heard = words(await transcribe_mulaw(engines, result.audio))
-    assert {"shipped", "monday", "thursday"} <= set(heard), heard
+    # Whisper hears "Sure. Your order shipped on" run together as "...orders ship on" at times.
+    assert {"monday", "thursday"} <= set(heard), heard
+    assert any(word.startswith("ship") for word in heard), heard
 
 
 async def test_remote_model_calls_the_tool_through_llama_cpp_server(

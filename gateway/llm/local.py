@@ -168,8 +168,9 @@ class LlamaChat:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
         self._templates: dict[int, local_tools.PromptTemplate] = {}
         """Each context's chat template, rendered to text for tool calls (made on first use)."""
-        self._end_tokens: list[int] | None = None
-        """The tokens that end a message (:mod:`.turn_end`; found on first use)."""
+        self._end_tokens = turn_end.end_tokens(contexts[0].llm)
+        """The tokens that end a message (:mod:`.turn_end`); every context has the same
+        vocabulary."""
 
     @classmethod
     def load(
@@ -204,9 +205,7 @@ class LlamaChat:
             _warm_up(llm, system_prompt)
         description = f"{label} on {device}, {contexts} context{'s' * (contexts > 1)}"
         stepped = [SteppedContext(llm) for llm in loaded]
-        chat = cls(stepped, description, max_tokens, temperature, gate=gate, workers=workers)
-        chat._end_tokens = turn_end.end_tokens(loaded[0])  # every context has the same vocabulary
-        return chat
+        return cls(stepped, description, max_tokens, temperature, gate=gate, workers=workers)
 
     def _generate(
         self,
@@ -252,12 +251,7 @@ class LlamaChat:
                 # The messages and the header of the user's turn that comes next: the next
                 # prompt then reads only the caller's words and the assistant's header.
                 upcoming = [*messages, ChatMessage("user", NEXT_WORDS)]
-                prompt = self._template(llm).render(local_tools.local_messages(upcoming))
-                start = prompt.text.rfind(NEXT_WORDS)
-                tokens = llm.tokenize(
-                    prompt.text[:start].encode(), add_bos=prompt.add_bos, special=True
-                )
-                turn_end.evaluate_prefix(llm, tokens)
+                self._evaluate_until(llm, upcoming, 0)
         except JobCancelled:
             pass  # the caller spoke first: their turn needs the context now
 
@@ -329,18 +323,22 @@ class LlamaChat:
         """Evaluate the prompt up to the caller's last words and read how likely the message
         ends there (0.0 where there are no words)."""
         words = turn_end.words_stem(messages[-1].content)
-        if not words:
+        if not words or not self._evaluate_until(llm, messages, len(words)):
             return 0.0
-        if self._end_tokens is None:
-            self._end_tokens = turn_end.end_tokens(llm)
-        prompt = self._template(llm).render(local_tools.local_messages(messages))
-        cut = prompt.text.rfind(messages[-1].content)
-        if cut < 0:
-            return 0.0
-        stem = prompt.text[: cut + len(words)]
-        tokens = llm.tokenize(stem.encode(), add_bos=prompt.add_bos, special=True)
-        turn_end.evaluate_prefix(llm, tokens)
         return turn_end.end_probability(llm, self._end_tokens)
+
+    def _evaluate_until(self, llm: Llama, messages: list[ChatMessage], chars: int) -> bool:
+        """Evaluate ``messages`` as the model's template renders them, up to ``chars``
+        characters into the last message's content, reusing what the context holds (False:
+        the content is not in the rendered prompt, nothing evaluated)."""
+        prompt = self._template(llm).render(local_tools.local_messages(messages))
+        start = prompt.text.rfind(messages[-1].content)
+        if start < 0:
+            return False
+        text = prompt.text[: start + chars]
+        tokens = llm.tokenize(text.encode(), add_bos=prompt.add_bos, special=True)
+        turn_end.evaluate_prefix(llm, tokens)
+        return True
 
     def _generate_tools(
         self,

@@ -363,19 +363,20 @@ class Reply:
         try:
             self.progress.llm_started = self._clock()
             chat, tools = self._stages.chat, self._stages.tools
-            scoring = self._read is not None and isinstance(chat, ScoresTurnEnd)
+            # Words not told to the call yet are a draft's that the model scores.
+            scorer = chat if self._read is not None and isinstance(chat, ScoresTurnEnd) else None
             if tools is not None and isinstance(chat, CallsTools):
-                if scoring:
-                    await self._score_apart(prompt)
+                if scorer is not None:
+                    await self._score_apart(scorer, prompt)
                 await self._use_tools(
                     chat, tools, prompt, splitter=splitter, parts=reply_parts, queue=queue
                 )
             else:
-                if scoring:
-                    assert isinstance(chat, ScoresTurnEnd)
-                    tokens = chat.stream_scoring_end(prompt, self._tell_reading, self.job)
-                else:
-                    tokens = chat.stream(prompt, self.job)
+                tokens = (
+                    scorer.stream_scoring_end(prompt, self._tell_reading, self.job)
+                    if scorer is not None
+                    else chat.stream(prompt, self.job)
+                )
                 async for token in each_within(tokens, self._stages.stage_timeout_s, "llm"):
                     await self._piece(token, splitter, reply_parts, queue)
             for sentence in splitter.flush():
@@ -383,10 +384,8 @@ class Reply:
         finally:  # an interrupted reply's record keeps what had been written
             self.progress.reply_text = "".join(reply_parts).strip()
 
-    async def _score_apart(self, prompt: list[ChatMessage]) -> None:
+    async def _score_apart(self, chat: ScoresTurnEnd, prompt: list[ChatMessage]) -> None:
         """The model's end probability as a request of its own (before a tool turn)."""
-        chat = self._stages.chat
-        assert isinstance(chat, ScoresTurnEnd)
         try:
             probability = await within(
                 chat.score_turn_end(prompt, self.job), self._stages.stage_timeout_s, "llm"

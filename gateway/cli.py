@@ -23,7 +23,7 @@ from gateway.addresses import is_loopback
 from gateway.records import RecordsReader
 from gateway.records.schema import RecordsError
 from gateway.records.timeline import call_timeline, calls_table
-from gateway.settings import ConfigError, Settings, load_settings
+from gateway.settings import ConfigError, Settings, config_file, load_settings
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -43,12 +43,8 @@ ConfigOption = Annotated[
 
 
 def _settings(config: Path | None) -> Settings:
-    if config is None:
-        env = os.environ.get("VOICEGW_CONFIG")
-        default = Path("config.toml")
-        config = Path(env) if env else (default if default.is_file() else None)
     try:
-        return load_settings(config)
+        return load_settings(config_file(config, os.environ))
     except ConfigError as error:
         console.print(f"[red]config error:[/red] {error}")
         raise typer.Exit(2) from None

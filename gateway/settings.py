@@ -480,6 +480,20 @@ def _check_language_tables(tables: Mapping[str, Any]) -> None:
             raise ConfigError(f"languages.{code}{'.' if has_key else ': '}{message}") from None
 
 
+CONFIG_ENV = "VOICEGW_CONFIG"
+
+
+def config_file(path: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The file ``voicegw serve [--config PATH]`` reads: ``path``, else ``$VOICEGW_CONFIG``,
+    else ``./config.toml`` where there is one, else none (the built-in defaults)."""
+    if path is not None:
+        return path
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    default = Path("config.toml")
+    return default if default.is_file() else None
+
+
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read ``path`` (if given), apply ``VOICEGW_*`` overrides, and validate everything."""
     raw: dict[str, Any] = {}

@@ -140,9 +140,7 @@ async def _whole_pass(
     settings = gateway_settings(first.path, gateway_env(plan, first))
     bar = progress.add_task("whole-utterance pass", total=len(spoken))
     made = await whole_pass(spoken, settings, advance=lambda: progress.advance(bar))
-    wer = made.wer(spoken)
-    shown = "-" if wer is None else f"{100 * wer:.1f} %"
-    say(f"whole-utterance pass ({made.stt}, {first.name}'s STT): WER {shown}")
+    say(f"whole-utterance pass ({first.name}'s STT): {made.described(spoken)}")
     return made
 
 

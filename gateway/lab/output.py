@@ -65,9 +65,8 @@ def whole_pass_line(run: BenchRun) -> str:
     """What the whole-utterance pass was and its WER over the whole set (empty: no pass)."""
     if run.whole is None:
         return ""
-    wer = run.whole.wer(run.spoken)
-    shown = "-" if wer is None else f"{100 * wer:.1f} %"
-    return f"Whole-utterance pass: {run.whole.stt}, WER {shown} over {len(run.spoken)} utterances."
+    described = run.whole.described(run.spoken)
+    return f"Whole-utterance pass: {described} over {len(run.spoken)} utterances."
 
 
 def write_report(plan: BenchPlan, run: BenchRun, found: list[ConfigSummary]) -> dict[str, Path]:

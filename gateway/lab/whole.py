@@ -22,10 +22,8 @@ from gateway.audio import mulaw
 from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.lab.stats import word_error_rate
 from gateway.lab.utterances import Spoken
-from gateway.settings import Settings, load_settings
+from gateway.settings import Settings, config_file, load_settings
 from gateway.stt.base import Transcriber
-
-CONFIG_ENV = "VOICEGW_CONFIG"
 
 
 @dataclass(frozen=True)
@@ -40,23 +38,17 @@ class WholePass:
         known = [s.utterance for s in spoken if s.utterance.file in self.transcripts]
         return word_error_rate([u.text for u in known], [self.transcripts[u.file] for u in known])
 
-
-def gateway_config(path: Path | None, environ: Mapping[str, str]) -> Path | None:
-    """The file ``voicegw serve [--config PATH]`` reads: ``path``, else ``$VOICEGW_CONFIG``,
-    else ``./config.toml`` where there is one, else none (the built-in defaults)."""
-    if path is not None:
-        return path
-    if environ.get(CONFIG_ENV):
-        return Path(environ[CONFIG_ENV])
-    default = Path("config.toml")
-    return default if default.is_file() else None
+    def described(self, spoken: list[Spoken]) -> str:
+        """Its STT and its WER over ``spoken``, for a line of the report."""
+        wer = self.wer(spoken)
+        return f"{self.stt}, WER {'-' if wer is None else f'{100 * wer:.1f} %'}"
 
 
 def gateway_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
     """The settings a gateway started with ``path`` and ``env`` over this process's environment
     runs with (:class:`gateway.settings.ConfigError` when they are not valid)."""
     environ = {**os.environ, **env}
-    return load_settings(gateway_config(path, environ), environ=environ)
+    return load_settings(config_file(path, environ), environ=environ)
 
 
 def _load(settings: Settings) -> Transcriber:

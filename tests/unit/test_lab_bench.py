@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gateway.lab.bench import BenchPlan, Configuration, configurations, gateway_env, parse_levels
-from gateway.lab.whole import gateway_config, gateway_settings
+from gateway.lab.whole import gateway_settings
+from gateway.settings import config_file as gateway_config
 
 
 def test_configurations_are_named_after_their_files_and_never_twice_alike() -> None:

@@ -36,6 +36,7 @@ from gateway.audio.resample import resample
 from gateway.lab.stats import word_error_rate
 from gateway.lab.utterances import DEFAULT_DIR, load_set
 from gateway.settings import load_settings
+from gateway.stt.local import encoder_window
 from models.fetch import locate
 from tests.sim.clips import voiced_frames
 
@@ -65,11 +66,7 @@ class Passes:
         import ctranslate2
 
         audio = resample(pcm_8k, 8000, 16000)
-        features = self._model.feature_extractor(audio)[:, :-1]
-        frames = min(3000, max(window_ms // 10, features.shape[1] + 100))
-        frames += frames % 2
-        padded = np.zeros((1, features.shape[0], frames), dtype=np.float32)
-        padded[0, :, : features.shape[1]] = features[:, :frames]
+        padded = encoder_window(self._model, audio, window_ms // 10)
         started = time.perf_counter()
         encoded = self._model.model.encode(ctranslate2.StorageView.from_array(padded))
         tokenizer = self._tokenizer

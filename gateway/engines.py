@@ -27,6 +27,7 @@ from gateway.stt.local import WhisperTranscriber
 from gateway.stt.openai import OpenAITranscriber
 from gateway.tts.base import Synthesizer
 from gateway.tts.fallback import FallbackSynthesizer
+from gateway.tts.hibari import HibariSynthesizer
 from gateway.tts.local import PiperSynthesizer
 from gateway.tts.openai import OpenAISynthesizer
 from gateway.vad.silero import load_session
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("voicegw")
 EMBEDDED = "embedded:"
 VAD_MODEL = "silero-vad"
-DEFAULT_TTS_VOICE = "embedded:joe-medium"
+DEFAULT_TTS_VOICE = "embedded:hibari-heart"
 """The embedded voice (English)."""
 
 
@@ -84,11 +85,16 @@ async def close_stage(stage: object) -> None:
 
 
 def embedded_models(settings: Settings) -> list[str]:
-    """The embedded models the settings use (the VAD always is one)."""
+    """The embedded models the settings use (the VAD always is one; the fallback voice behind a
+    remote voice or a hibari one)."""
+    tts = settings.tts
+    local = tts.backend == "local"
+    behind_hibari = local and voice_engine(tts.voice, tts.voice) == "hibari"
     specs = [
         settings.stt.model if settings.stt.backend == "local" else "",
         settings.llm.model if settings.llm.backend == "local" else "",
-        settings.tts.voice if settings.tts.backend == "local" else settings.tts.fallback_voice,
+        tts.voice if local else "",
+        tts.fallback_voice if not local or behind_hibari else "",
         *(language_voices(settings) if settings.tts.backend == "local" else {}),
     ]
     return [VAD_MODEL, *(s.removeprefix(EMBEDDED) for s in specs if s.startswith(EMBEDDED))]
@@ -186,7 +192,7 @@ def load_chat(
     )
 
 
-def load_piper(
+def load_local_voice(
     settings: Settings,
     key: str,
     cache: Path,
@@ -194,22 +200,47 @@ def load_piper(
     gates: Gates | None = None,
     *,
     spec: str | None = None,
-) -> PiperSynthesizer:
-    """The Piper voice named by ``tts.<key>`` (``voice``, or ``fallback_voice``), or by ``spec``
-    (then ``key`` is the dotted key that named it, for errors)."""
+) -> Synthesizer:
+    """The local voice named by ``tts.<key>`` (``voice``, or ``fallback_voice``), or by ``spec``
+    (then ``key`` is the dotted key that named it, for errors): a Piper voice, or a hibari one
+    (:func:`voice_engine`)."""
     gates = gates or Gates()
     key = key if spec is not None else f"tts.{key}"
     spec = spec if spec is not None else getattr(settings.tts, key.removeprefix("tts."))
     source, label = _resolve(key, spec, cache, progress)
+    path = _first_file(source, ".onnx", key)
+    if voice_engine(spec, path) == "hibari":
+        hibari = HibariSynthesizer.load(
+            path,
+            settings.tts.length_scale,
+            label,
+            gate=gates.for_device("tts", "cpu"),
+            workers=stage_workers(settings),
+        )
+        fallback = settings.tts.fallback_voice
+        if not fallback or fallback == spec:
+            return hibari
+        # hibari reads English only: another script is said by the fallback (Piper) voice.
+        return FallbackSynthesizer(
+            hibari, lambda: load_local_voice(settings, "fallback_voice", cache, progress, gates)
+        )
     device = onnx_device(settings.tts.device)
     return PiperSynthesizer.load(
-        _first_file(source, ".onnx", key),
+        path,
         device,
         settings.tts.length_scale,
         label,
         gate=gates.for_device("tts", device),
         workers=stage_workers(settings),
     )
+
+
+def voice_engine(spec: str, path: str) -> str:
+    """What speaks a local voice: an embedded one says (its manifest entry); a file is a Piper
+    voice when its ``.onnx.json`` lies beside it (Piper needs it), else a hibari voice."""
+    if spec.startswith(EMBEDDED):
+        return load_manifest()[spec.removeprefix(EMBEDDED)].engine or "piper"
+    return "piper" if Path(f"{path}.json").is_file() else "hibari"
 
 
 def load_synthesizer(
@@ -225,8 +256,8 @@ def load_synthesizer(
     tts = settings.tts
     if tts.backend == "local":
         if voice is None:
-            return load_piper(settings, "voice", cache, progress, gates)
-        return load_piper(settings, key, cache, progress, gates, spec=voice)
+            return load_local_voice(settings, "voice", cache, progress, gates)
+        return load_local_voice(settings, key, cache, progress, gates, spec=voice)
     return OpenAISynthesizer(
         ApiClient("tts", tts),
         model=tts.model,
@@ -280,7 +311,9 @@ def phrase_synthesizer(
     loader to share between voices)."""
     if settings.tts.backend == "local" or not settings.tts.fallback_voice:
         return synthesizer
-    load = fallback or (lambda: load_piper(settings, "fallback_voice", cache, progress, gates))
+    load = fallback or (
+        lambda: load_local_voice(settings, "fallback_voice", cache, progress, gates)
+    )
     return FallbackSynthesizer(synthesizer, load)
 
 
@@ -295,7 +328,7 @@ def load_engines_sync(settings: Settings, progress: Progress = lambda _: None) -
     voices = load_language_voices(settings, cache, progress, gates)
     # One fallback voice for every remote voice, loaded the first time one of them fails.
     fallback = functools.cache(
-        lambda: load_piper(settings, "fallback_voice", cache, progress, gates)
+        lambda: load_local_voice(settings, "fallback_voice", cache, progress, gates)
     )
 
     def for_phrases(voice: Synthesizer) -> Synthesizer:

@@ -1,7 +1,7 @@
 """Per-turn latency records, the one-line turn log, and Prometheus metrics.
 
 Every timestamp is ``time.monotonic()`` seconds. Offsets in the log and the JSON turn log are
-milliseconds after ``speech_end`` (when the frame carrying the caller's last voiced audio arrived),
+milliseconds after ``voice_end`` (when the frame carrying the caller's last loud audio arrived),
 so a line reads as the story of one turn: when the endpoint was decided, when each stage
 delivered, when the first reply frame left.
 """
@@ -61,6 +61,10 @@ class TurnRecord(msgspec.Struct, kw_only=True):
     turn: int
     speculative: bool
     speech_end: float | None = None
+    """When the frame with Silero's last voiced window arrived (turn-taking counts from it)."""
+    voice_end: float | None = None
+    """When the frame with the caller's last loud audio arrived, up to 200 ms before
+    ``speech_end`` (Silero's lag): the latency origin, as a caller would time it."""
     endpoint: float | None = None
     transcript: float | None = None
     first_token: float | None = None
@@ -116,8 +120,9 @@ class TurnRecord(msgspec.Struct, kw_only=True):
         return round((self.interrupted_at - self.first_media) * 1000)
 
     def offsets_ms(self) -> dict[str, int | None]:
-        """Each stage's time after speech end, in ms (None where the stage did not happen)."""
-        origin = self.speech_end
+        """Each stage's time after the caller's voice ended, in ms (None where the stage did not
+        happen)."""
+        origin = self.voice_end if self.voice_end is not None else self.speech_end
         return {
             stage: None
             if origin is None or getattr(self, stage) is None

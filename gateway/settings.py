@@ -130,6 +130,10 @@ class TurnSettings(_Section):
     turn is over, and the draft is cancelled if the caller goes on."""
     speculate_after_silence_ms: PositiveMs = 40
     """Silence after which the speculative draft starts."""
+    early_draft_probability: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.9
+    """The draft starts once the line's level has been quiet ``speculate_after_silence_ms`` and
+    Silero's probability is below this, before Silero calls the silence (it lags the voice by
+    about 80 ms). A draft the caller talks on through is discarded. 0: wait for Silero."""
     max_utterance_ms: Annotated[int, Meta(ge=1000, le=600_000)] = 30_000
     """A turn that runs longer is ended anyway (whisper handles 30 s windows). Such a turn is
     never rejoined with the next."""
@@ -219,11 +223,13 @@ class LlmSettings(_RemoteSection):
 
 class TtsSettings(_RemoteSection):
     backend: Backend = "local"
-    """``local`` (Piper in process) or ``openai`` (``POST {base_url}/audio/speech``, read as a
-    stream)."""
-    voice: str = "embedded:joe-medium"
-    """local: ``embedded:joe-medium`` or a path to a Piper ``.onnx`` voice (``.onnx.json`` beside
-    it). openai: the server's voice name (``alloy``)."""
+    """``local`` (hibari or Piper in process) or ``openai`` (``POST {base_url}/audio/speech``,
+    read as a stream)."""
+    voice: str = "embedded:hibari-heart"
+    """local: ``embedded:hibari-heart`` (English; about 20 ms a phrase here),
+    ``embedded:joe-medium`` (Piper: any language espeak-ng reads; about 100 ms a phrase), a path
+    to a Piper ``.onnx`` voice (``.onnx.json`` beside it) or to another hibari voice's ``.onnx``.
+    openai: the server's voice name (``alloy``)."""
     model: str = "tts-1"
     """openai: the speech model (``tts-1``, ``gpt-4o-mini-tts``)."""
     response_format: Literal["pcm", "wav"] = "pcm"
@@ -232,9 +238,10 @@ class TtsSettings(_RemoteSection):
     """openai: rate of headerless pcm when the server does not name one in an ``X-Sample-Rate``
     or content-type ``rate=`` header: 24000 for OpenAI, 22050 for some Piper servers."""
     fallback_voice: str = "embedded:joe-medium"
-    """openai: a Piper voice (as ``voice`` for local) that renders the greeting and apology when
-    the speech server cannot at start-up, so the gateway still starts and can apologise. Empty:
-    start-up fails instead."""
+    """A local voice (as ``voice`` for local) for what the voice cannot say. openai: it renders
+    the greeting and apology when the speech server cannot at start-up, so the gateway still
+    starts and can apologise (empty: start-up fails instead). A local hibari voice: it says
+    text in another script than English's (empty: that text is not said)."""
     device: Device = "auto"
     length_scale: Annotated[float, Meta(gt=0.1, le=5.0)] = 1.0
     """Speaking rate: below 1 is faster. openai: sent as ``speed = 1 / length_scale``."""

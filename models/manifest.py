@@ -27,6 +27,8 @@ class ModelEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     packages: list[str]
     """PyPI distributions that carry the parts (installed by ``make setup``)."""
     files: list[ModelFile]
+    engine: Literal["", "piper", "hibari"] = ""
+    """A voice's synthesis engine (tts only)."""
 
 
 @cache

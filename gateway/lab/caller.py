@@ -32,6 +32,17 @@ from gateway.audio.frames import FRAME_BYTES, FRAME_MS
 from gateway.audio.mulaw import SILENCE_BYTE
 
 SILENT_FRAME = bytes([SILENCE_BYTE]) * FRAME_BYTES
+AUDIBLE_LEVEL = 0.02
+"""Peak amplitude (of full scale) over a received frame above which the caller hears sound:
+the level a clip's last voiced frame is trimmed to (:data:`gateway.lab.clip.VOICED_LEVEL`)."""
+
+
+def audible(payload: bytes) -> bool:
+    """Whether a mu-law frame holds sound a caller hears, not the silence before a word."""
+    peak = int(np.abs(mulaw.decode(payload).astype(np.int32)).max(initial=0))
+    return peak >= AUDIBLE_LEVEL * 32768
+
+
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 MAX_MESSAGE_BYTES = 2**22
 """The gateway's frames are small; a bigger one is not Twilio's protocol."""
@@ -118,7 +129,8 @@ class TwilioCaller:
         self.foreign: list[dict[str, Any]] = []
         """Outbound messages addressed to another stream (another call's audio crossing over)."""
         self.timeline: list[tuple[float, str, str]] = []
-        """Every outbound message as (received at, event, mark name or "")."""
+        """Every outbound message as (received at, event, name): a mark's name; ``"sound"`` for
+        a media frame the caller hears (:func:`audible`), ``""`` for one of silence."""
         self.clears: asyncio.Queue[float] = asyncio.Queue()
         """When each ``clear`` arrived."""
         self.utterance_starts: asyncio.Queue[float] = asyncio.Queue()
@@ -198,11 +210,13 @@ class TwilioCaller:
             now = self._clock()
             event = message.get("event")
             name = message["mark"]["name"] if event == "mark" else ""
+            if event == "media":
+                payload = base64.b64decode(message["media"]["payload"])
+                name = "sound" if audible(payload) else ""
             self.timeline.append((now, str(event), name))
             if message.get("streamSid") != self.stream_sid:
                 self.foreign.append(message)
             if event == "media":
-                payload = base64.b64decode(message["media"]["payload"])
                 self._media.put_nowait(Received(now, payload))
                 self.media_arrived.set()
                 start = max(self._played_until, now)

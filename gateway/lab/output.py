@@ -17,10 +17,12 @@ from gateway.lab.stats import percentile
 from gateway.lab.sweep import SweepResult
 
 NOTES = [
-    "First sound: the caller's speech end to the first reply frame sent (a filler's, if one "
-    "was said); answer: to the first frame of the answer itself. Both, and every stage, are "
-    "the gateway's own call records; p50 is the median. Ratios are to the first configuration.",
-    "The waterfall is one turn's time line from the caller's speech end, in medians: each "
+    "First sound: the caller's last voiced frame sent to the first reply frame received (a "
+    "filler's, if one was said); answer: to the first frame of the answer itself, both timed by "
+    "the caller over the WebSocket. The gateway's own records count from the last loud frame it "
+    "heard; the stages are on its clock. p50 is the median. Ratios are to the first "
+    "configuration.",
+    "The waterfall is one turn's time line from the caller's voice end, in medians: each "
     "stage's bar ends when it delivered (transcript, the LLM's first token and first clause, the "
     "first synthesized audio) and is as long as the stage took, so work done during the "
     "caller's silence, before the endpoint (the gateway deciding the turn is over), shows "
@@ -38,9 +40,8 @@ NOTES = [
 def sweep_points(levels: list[SweepResult]) -> list[SweepPoint]:
     points = []
     for level in levels:
-        answers = [r.answer for r in level.results if r.answer is not None]
-        first = [a.voice_to_voice_ms for a in answers]
-        answer = [a.answer_ms for a in answers]
+        first = [r.measure.first_sound_ms for r in level.results]  # as the callers timed it
+        answer = [r.measure.answer_ms for r in level.results]
         points.append(
             SweepPoint(
                 level.config,

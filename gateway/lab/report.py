@@ -1,9 +1,10 @@
 """The bench's table: per configuration, what callers waited and where the time went, with each
 figure's ratio to the first configuration's.
 
-First sound and answer come from the gateway's records (``voice_to_voice_ms``, ``answer_ms``:
-after the caller's speech end as the gateway heard it), the same numbers ``voicegw calls``
-shows; the caller's own measure (from its last voiced frame sent) is kept in the JSON beside.
+First sound and answer are the caller's own measure: from its last voiced frame sent to the
+first frame it received, over the real WebSocket. The gateway's records (``voice_to_voice_ms``,
+``answer_ms``, the numbers ``voicegw calls`` shows; counted from the last loud frame it heard)
+are in the rows beside, and the stages' offsets are on the gateway's clock.
 
 With the whole-utterance pass (each utterance transcribed once, whole, by the same STT), each
 configuration's WER against the set's texts stands next to the pass's own over the same
@@ -35,8 +36,9 @@ class ConfigSummary:
     first_sound_p95_ms: float | None
     answer_p50_ms: float | None
     answer_p95_ms: float | None
-    client_first_sound_p50_ms: float | None
-    client_answer_p50_ms: float | None
+    gateway_first_sound_p50_ms: float | None
+    gateway_answer_p50_ms: float | None
+    """The same, from the gateway's records."""
     durations_p50_ms: dict[str, float | None]
     offsets_p50_ms: dict[str, float | None]
     """Median of each stage's offset after speech end: the waterfall."""
@@ -66,12 +68,12 @@ def summarise(
         name=name,
         utterances=len(results),
         answered=sum(r.measure.answered for r in results),
-        first_sound_p50_ms=percentile((a.voice_to_voice_ms for a in answers), 50),
-        first_sound_p95_ms=percentile((a.voice_to_voice_ms for a in answers), 95),
-        answer_p50_ms=percentile((a.answer_ms for a in answers), 50),
-        answer_p95_ms=percentile((a.answer_ms for a in answers), 95),
-        client_first_sound_p50_ms=percentile((r.measure.first_sound_ms for r in results), 50),
-        client_answer_p50_ms=percentile((r.measure.answer_ms for r in results), 50),
+        first_sound_p50_ms=percentile((r.measure.first_sound_ms for r in results), 50),
+        first_sound_p95_ms=percentile((r.measure.first_sound_ms for r in results), 95),
+        answer_p50_ms=percentile((r.measure.answer_ms for r in results), 50),
+        answer_p95_ms=percentile((r.measure.answer_ms for r in results), 95),
+        gateway_first_sound_p50_ms=percentile((a.voice_to_voice_ms for a in answers), 50),
+        gateway_answer_p50_ms=percentile((a.answer_ms for a in answers), 50),
         durations_p50_ms={
             stage: percentile((a.durations_ms.get(stage) for a in answers), 50)
             for stage in STAGE_DURATIONS
@@ -97,6 +99,8 @@ ROWS: tuple[Row, ...] = (
     ("first sound p95", lambda s: s.first_sound_p95_ms, "ms"),
     ("answer p50", lambda s: s.answer_p50_ms, "ms"),
     ("answer p95", lambda s: s.answer_p95_ms, "ms"),
+    ("gateway's first sound p50", lambda s: s.gateway_first_sound_p50_ms, "ms"),
+    ("gateway's answer p50", lambda s: s.gateway_answer_p50_ms, "ms"),
     *(
         (f"{stage.replace('_', ' ')} p50", lambda s, k=stage: s.durations_p50_ms[k], "ms")
         for stage in STAGE_DURATIONS

@@ -85,19 +85,26 @@ async def wait_greeting(caller: TwilioCaller, timeout_s: float = GREETING_TIMEOU
 
 @dataclass
 class _Heard:
-    """What the caller has received of the reply so far, read from its timeline in order."""
+    """What the caller has heard of the reply so far, read from its timeline in order: a frame
+    plays when it arrives or when the frames before it have played (Twilio's buffer), and the
+    first sound is the first frame that is not silence (a voice's lead-in is no answer yet)."""
 
     first_sound: float | None = None
     answer: float | None = None
     filler_mark: str = ""
     turns: list[int] = field(default_factory=list)
+    _played_until: float = 0.0
 
     def read(self, entries: list[tuple[float, str, str]]) -> None:
         for at, event, name in entries:
             if event == "media":
-                self.first_sound = self.first_sound or at
+                plays_at = max(at, self._played_until)
+                self._played_until = plays_at + FRAME_MS / 1000
+                if name != "sound":
+                    continue
+                self.first_sound = self.first_sound or plays_at
                 if self.filler_mark and self.answer is None:
-                    self.answer = at
+                    self.answer = plays_at
             elif event == "mark":
                 if name.endswith("-filler") and self.first_sound is not None:
                     self.filler_mark = self.filler_mark or name

@@ -36,6 +36,7 @@ from gateway.pipeline.keypad import KeyAction, KeypadEntry
 from gateway.pipeline.listener import BargeIn, CallerEvent, Listener
 from gateway.pipeline.playout import Playout, Send
 from gateway.pipeline.profiles import LanguageProfile, call_language, profile_for
+from gateway.pipeline.progress import SpeechEnd
 from gateway.pipeline.reply import Reply, ReplyStages
 from gateway.pipeline.sources import CallerAudio, CallerText, Prepared, Source
 from gateway.pipeline.tool_loop import ToolTurnSettings
@@ -341,15 +342,15 @@ class CallSession:
         reply, self._draft = self._draft, None
         if reply is None:
             reply = self._start_reply(CallerAudio(audio, SAMPLE_RATE_HZ), speculative=False)
-        speech_end, discarded = self._listener.speech_end_at, self._drafts_discarded
+        ended, discarded = self._listener.speech_end, self._drafts_discarded
         self._drafts_discarded = 0
         owed = self._owed_answer()
         if owed is None:
-            self._commit(reply, now, reason, speech_end, discarded)
+            self._commit(reply, now, reason, ended, discarded)
             return
         # Spoken into the silence before an answer the caller has not heard yet ("hello?"):
         # that answer goes first, then this turn is answered (its work goes on meanwhile).
-        self._answer_after(owed, reply, now, reason, speech_end=speech_end, discarded=discarded)
+        self._answer_after(owed, reply, now, reason, ended=ended, discarded=discarded)
 
     def _answer_after(
         self,
@@ -358,7 +359,7 @@ class CallSession:
         now: float,
         reason: str,
         *,
-        speech_end: float | None = None,
+        ended: SpeechEnd | None = None,
         discarded: int = 0,
     ) -> None:
         """``reply`` waits for the floor: it is committed once ``owed`` has been heard."""
@@ -370,7 +371,7 @@ class CallSession:
         def after_owed(_task: object) -> None:
             if self._waiting_turn is reply and not reply.task_done and not self._closing:
                 self._waiting_turn = None
-                self._commit(reply, now, reason, speech_end, discarded)
+                self._commit(reply, now, reason, ended, discarded)
 
         assert owed.task is not None
         owed.task.add_done_callback(after_owed)
@@ -389,13 +390,11 @@ class CallSession:
         reply: Reply,
         now: float,
         reason: str,
-        speech_end: float | None = None,
+        ended: SpeechEnd | None = None,
         drafts_discarded: int = 0,
     ) -> None:
         self._turns += 1
-        reply.commit(
-            self._turns, now, reason, speech_end=speech_end, drafts_discarded=drafts_discarded
-        )
+        reply.commit(self._turns, now, reason, ended=ended, drafts_discarded=drafts_discarded)
         if not self._floor_taken():
             self._speaking = reply
         if reply.transcribed:

@@ -14,12 +14,22 @@ from gateway.pipeline.heard import Heard
 from gateway.tools.record import ToolRecord
 
 
+@dataclass(frozen=True, slots=True)
+class SpeechEnd:
+    """When the caller's turn stopped sounding, by two clocks (see :class:`ReplyProgress`)."""
+
+    silero_at: float
+    voice_at: float
+
+
 @dataclass(slots=True)
 class ReplyProgress:
     speculative: bool
     turn: int = 0
     speech_end: float | None = None
-    """When the frame with the caller's last voiced audio arrived (the latency origin)."""
+    """When the frame with Silero's last voiced window arrived (turn-taking counts from it)."""
+    voice_end: float | None = None
+    """When the frame with the caller's last loud audio arrived: the latency origin."""
     endpoint: float | None = None
     """When the turn was decided over (the reply was committed)."""
     endpoint_reason: str = ""
@@ -60,6 +70,7 @@ class ReplyProgress:
             turn=self.turn,
             speculative=self.speculative,
             speech_end=self.speech_end,
+            voice_end=self.voice_end,
             endpoint=self.endpoint,
             transcript=self.transcript,
             first_token=self.first_token,

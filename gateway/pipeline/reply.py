@@ -25,7 +25,7 @@ from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.deadlines import each_within, within
 from gateway.pipeline.heard import SentSentence, heard_before
 from gateway.pipeline.playout import Playout
-from gateway.pipeline.progress import ReplyProgress
+from gateway.pipeline.progress import ReplyProgress, SpeechEnd
 from gateway.pipeline.sources import CallerAudio, CallerText, Prepared, Source
 from gateway.pipeline.speech import FrameEncoder
 from gateway.pipeline.tool_loop import ToolLoop, ToolTurnSettings, Voice
@@ -187,15 +187,17 @@ class Reply:
         reason: str,
         label: str = "",
         *,
-        speech_end: float | None = None,
+        ended: SpeechEnd | None = None,
         drafts_discarded: int = 0,
     ) -> None:
-        """The caller's turn is over: this reply may speak."""
+        """The caller's turn is over: this reply may speak. ``ended``: when the caller's speech
+        did (None: a keypad entry, a prepared phrase)."""
         progress = self.progress
         progress.turn = turn
         progress.endpoint = endpoint_at
         progress.endpoint_reason = reason
-        progress.speech_end = speech_end
+        if ended is not None:
+            progress.speech_end, progress.voice_end = ended.silero_at, ended.voice_at
         progress.drafts_discarded = drafts_discarded
         self.label = label or f"turn{turn}"
         self._committed.set()

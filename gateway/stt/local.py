@@ -35,9 +35,30 @@ if TYPE_CHECKING:
 WHISPER_RATE_HZ = 16_000
 FULL_WINDOW_MS = 30_000
 PAD_MS = 1_000
+HOP = WHISPER_RATE_HZ // 100
+"""Samples between Whisper's feature frames (10 ms)."""
 DEFAULT_TOKENS_PER_S = 6
 TOKENS_PER_S = {"ko": 15, "ja": 15, "zh": 15, "th": 15}
 """Most tokens a second of speech may decode to (a guard against a looping decoder)."""
+
+
+def encoder_window(
+    model: WhisperModel, audio: npt.NDArray[np.float32], min_frames: int
+) -> npt.NDArray[np.float32]:
+    """The features of 16 kHz ``audio`` in a short encoder window: at least ``min_frames``, and
+    the audio plus :data:`PAD_MS` of silence (at most Whisper's 30 s), as (1, mels, frames).
+
+    The audio is padded, not its features: Whisper's log-mel is floored 8 decades under the
+    loudest frame and then scaled, so silence is that floor and a zero feature is a sound.
+    Features padded with zeros made the decoder repeat or stop early on natural voices
+    (hibari's: "How How How How" for "How many legs does a spider have?"; 10.4 % WER against
+    0.9 % with the audio padded, over 14 questions; 17.3 % and 17.1 % on the shipped set)."""
+    frames = min(FULL_WINDOW_MS // 10, max(min_frames, len(audio) // HOP + PAD_MS // 10))
+    frames += frames % 2  # the encoder's convolution halves the length
+    padded = np.zeros(frames * HOP, dtype=np.float32)
+    padded[: len(audio)] = audio[: frames * HOP]
+    features = model.feature_extractor(padded)[:, :frames]
+    return np.ascontiguousarray(features[np.newaxis], dtype=np.float32)
 
 
 class WhisperTranscriber:
@@ -161,14 +182,8 @@ class WhisperTranscriber:
         """The text, and its language: ``language``, or the one detected when None."""
         import ctranslate2
 
-        features = self._model.feature_extractor(audio)[:, :-1]
-        frames = min(
-            FULL_WINDOW_MS // 10, max(self._window_frames, features.shape[1] + PAD_MS // 10)
-        )
-        frames += frames % 2  # the encoder's convolution halves the length
-        padded = np.zeros((1, features.shape[0], frames), dtype=np.float32)
-        padded[0, :, : features.shape[1]] = features[:, :frames]
-        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=False)
+        window = encoder_window(self._model, audio, self._window_frames)
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
         if language is None:
             # The decoder's first step on the same encoding: language tokens by probability.
             ranked = self._model.model.detect_language(encoded)[0]

@@ -11,6 +11,11 @@ import numpy.typing as npt
 from gateway.scheduling import Job
 
 
+class CannotSay(Exception):
+    """The voice cannot read this text at all (another script than its language's): a second
+    voice may (:class:`gateway.tts.fallback.FallbackSynthesizer`)."""
+
+
 class PcmChunk(NamedTuple):
     samples: npt.NDArray[np.int16]
     sample_rate_hz: int

@@ -2,7 +2,9 @@
 
 Used for the fixed phrases: with a remote TTS that is down at start-up, the greeting and the
 apology are rendered by a local Piper voice instead, so the gateway still starts, and a stage
-failing later still gets the caller an apology rather than silence.
+failing later still gets the caller an apology rather than silence. And behind a hibari voice,
+which reads English only: a phrase in another script is said by the Piper voice (espeak-ng's
+phonemes), not left silent.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 
 from gateway.http_api import BackendError
 from gateway.scheduling import Job
-from gateway.tts.base import PcmChunk, Synthesizer
+from gateway.tts.base import CannotSay, PcmChunk, Synthesizer
 
 log = logging.getLogger("voicegw.tts")
 
@@ -35,10 +37,13 @@ class FallbackSynthesizer:
                 spoke = True
                 yield chunk
             return
+        except CannotSay as error:
+            log.debug("%s: the fallback voice says a phrase of %d chars", error, len(text))
         except BackendError as error:
             if spoke:
                 raise  # half a phrase in one voice: no good way to finish it in another
-            log.warning("%s; speaking %r with the fallback voice instead", error, text)
+            # The phrase's length only: a reply's words stay out of the log (log.transcripts).
+            log.warning("%s; the fallback voice says a phrase of %d chars", error, len(text))
         if self._fallback is None:
             self._fallback = await asyncio.to_thread(self._load_fallback)
             log.warning("fallback voice loaded: %s", self._fallback.description)

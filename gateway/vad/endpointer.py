@@ -8,6 +8,14 @@ waits depends on how the draft's transcript reads: the call tells it an :class:`
 (:func:`gateway.vad.completeness.end_wait`). Without one (no transcript yet) it waits
 ``incomplete_end_silence_ms``, which ends any turn. Without
 speculation (the seed design) the turn ends after ``end_silence_ms`` of silence, whatever was said.
+
+Silero hears the end of speech late: its probability stays up for 0-140 ms (80 at the median)
+after the voice stops. The line's level sees it at once (:meth:`Endpointer.on_level`), but also
+dips inside words, at every stop consonant. So the draft starts early on the level's word, once
+the line has been quiet ``speculate_after_silence_ms`` and Silero's probability has begun to fall
+(below ``early_draft_probability``), and goes as soon as the line is loud again or Silero still
+hears speech well after (a caller who went on): it is only a draft, and only the endpoint decides
+the turn, still on Silero's clock.
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ class EndpointConfig:
     speculate: bool
     speculate_after_silence_ms: int
     max_utterance_ms: int
+    early_draft_probability: float = 0.0
+    """Silero's probability below which a quiet line starts the draft before Silero itself calls
+    the silence; 0: drafts wait for Silero."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,10 @@ class TurnEnded:
     decided_ms: int
     reason: EndReason
 
+
+VAD_LAG_MS = 200
+"""Silero may still call speech this long after the voice stopped; a voiced window later than
+this after the line went quiet is the caller going on (or a line too noisy for the level)."""
 
 EndReason = Literal["silence", "finished_thought", "sure_end", "max_length"]
 """``sure_end``: the words read as surely finished; ``finished_thought``: as finished;
@@ -88,9 +103,14 @@ class Endpointer:
         self._speech_start_ms = 0
         self._last_voiced_ms = 0
         self._draft_started = False
+        self._early_draft_ms: int | None = None
+        """When a draft started on the line's level, before Silero called the silence."""
         self._wait: EndWait | None = None
+        self._last_loud_ms = 0
+        self._probability = 0.0
 
     def on_window(self, probability: float, end_ms: int) -> list[Event]:
+        self._probability = probability
         voiced = probability >= self._config.speech_threshold
         silent = probability < self._config.silence_threshold
         if self.phase is Phase.IDLE:
@@ -99,12 +119,34 @@ class Endpointer:
             return self._speaking(voiced, silent, end_ms)
         return self._paused(voiced, end_ms)
 
+    def on_level(self, loud: bool, end_ms: int) -> list[Event]:
+        """A 20 ms frame of the line, after the windows it completed: loud (above the line's
+        noise floor) or quiet."""
+        if loud:
+            self._last_loud_ms = end_ms
+            if self.phase is Phase.SPEAKING and self._early_draft_ms is not None:
+                return [self._resume(end_ms)]  # a stop consonant, not the end: it goes on
+            return []
+        quiet_ms = end_ms - self._last_loud_ms
+        if (
+            self.phase is not Phase.IDLE
+            and self._config.speculate
+            and not self._draft_started
+            and self._probability < self._config.early_draft_probability
+            and self._config.speculate_after_silence_ms <= quiet_ms <= VAD_LAG_MS
+        ):
+            self._draft_started = True
+            self._early_draft_ms = end_ms
+            return [DraftDue(self._last_loud_ms)]
+        return []
+
     def on_transcript(self, wait: EndWait, now_ms: int) -> list[Event]:
-        """The draft's words are read: may end the turn at once if silence is long enough."""
-        if self.phase is not Phase.PAUSED:
+        """The draft's words are read: may end the turn at once if silence is long enough
+        (an early draft's may come while Silero still hears speech: kept for its pause)."""
+        if self.phase is Phase.IDLE or not self._draft_started:
             return []
         self._wait = wait
-        return self._maybe_end(now_ms)
+        return self._maybe_end(now_ms) if self.phase is Phase.PAUSED else []
 
     def _idle(self, voiced: bool, silent: bool, end_ms: int) -> list[Event]:
         if silent:
@@ -120,26 +162,36 @@ class Endpointer:
             return []
         self.phase = Phase.SPEAKING
         self._speech_start_ms = self._run_start_ms
+        self._forget_draft()
         return [SpeechStarted(self._run_start_ms)]
 
     def _speaking(self, voiced: bool, silent: bool, end_ms: int) -> list[Event]:
         if voiced:
             self._last_voiced_ms = end_ms
+            early = self._early_draft_ms
+            if early is not None and end_ms - early > VAD_LAG_MS:
+                return [self._resume(end_ms)]  # Silero hears speech the level does not
         if end_ms - self._speech_start_ms >= self._config.max_utterance_ms:
             return [self._end(end_ms, "max_length")]
         if not silent:
             return []
         self.phase = Phase.PAUSED
-        self._draft_started = False
-        self._wait = None
         return [SpeechPaused(self._last_voiced_ms), *self._paused(False, end_ms)]
+
+    def _resume(self, end_ms: int) -> SpeechResumed:
+        self.phase = Phase.SPEAKING
+        self._forget_draft()
+        return SpeechResumed(end_ms)
+
+    def _forget_draft(self) -> None:
+        self._draft_started = False
+        self._early_draft_ms = None
+        self._wait = None
 
     def _paused(self, voiced: bool, end_ms: int) -> list[Event]:
         if voiced:
-            self.phase = Phase.SPEAKING
             self._last_voiced_ms = end_ms
-            self._wait = None
-            return [SpeechResumed(end_ms)]
+            return [self._resume(end_ms)]
         events: list[Event] = []
         silence_ms = end_ms - self._last_voiced_ms
         if (
@@ -166,4 +218,5 @@ class Endpointer:
     def _end(self, now_ms: int, reason: EndReason) -> TurnEnded:
         self.phase = Phase.IDLE
         self._run_start_ms, self._run_voiced_ms = None, 0
+        self._early_draft_ms = None
         return TurnEnded(self._last_voiced_ms, now_ms, reason)

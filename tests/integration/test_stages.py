@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from gateway.audio import mulaw
 from gateway.audio.frames import FRAME_BYTES
-from gateway.engines import Engines
+from gateway.engines import Engines, load_synthesizer
 from gateway.llm.base import ChatMessage
 from gateway.llm.local import LlamaChat
 from gateway.pipeline.listener import Listener
@@ -19,6 +21,7 @@ from gateway.scheduling import ComputeGate, Job
 from gateway.settings import Settings
 from gateway.stt.local import WhisperTranscriber
 from gateway.vad.silero import SileroStream
+from tests.conftest import with_changes
 from tests.sim import espeak
 from tests.sim.caller import SILENT_FRAME
 from tests.sim.clips import make_clip, speech_8k
@@ -49,6 +52,23 @@ async def test_short_window_transcribes_like_the_full_window(engines: Engines) -
         block.size for block in matcher.get_matching_blocks()
     )
     assert differing <= 1, (short.text, standard.text)  # WER over many clips: see bench/
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How many legs does a spider have?", "How long does it take to boil an egg?"],
+)
+async def test_the_short_window_neither_loops_nor_stops_early_on_a_natural_voice(
+    engines: Engines, question: str
+) -> None:
+    """Padded with zero features, the short window read hibari's voice as "How How How How"
+    and "How long does it take"; padded with silent audio, it reads the whole question."""
+    clip = await make_clip(engines.synthesizer, question)
+    audio = np.concatenate([np.zeros(2400), mulaw.decode(clip.mulaw) / 32768]).astype(np.float32)
+    heard = await engines.transcriber.transcribe(audio, 8000)
+    said = words(question)
+    assert len(words(heard.text)) <= len(said) + 1, heard.text
+    assert difflib.SequenceMatcher(None, said, words(heard.text)).ratio() > 0.8, heard.text
 
 
 async def test_the_short_window_detects_the_language_or_is_told_it(engines: Engines) -> None:
@@ -119,6 +139,63 @@ async def test_tts_makes_20ms_mulaw_frames_of_plausible_length(engines: Engines)
     frames += encoder.finish()
     assert all(len(frame) == FRAME_BYTES for frame in frames)
     assert 0.8 < len(frames) * 0.02 < 5.0
+
+
+@pytest.mark.parametrize("voice", ["embedded:hibari-heart", "embedded:joe-medium"])
+async def test_each_embedded_voice_is_heard_over_the_phone(
+    engines: Engines, settings: Settings, voice: str
+) -> None:
+    """Through 8 kHz mu-law, as the caller hears it, Whisper makes out what each voice said."""
+    chosen = with_changes(settings, tts={"voice": voice})
+    cache = settings.models.cache_dir
+    synthesizer = await asyncio.to_thread(
+        lambda: load_synthesizer(chosen, Path(cache).expanduser(), lambda _: None)
+    )
+    assert synthesizer.description.startswith(voice.removeprefix("embedded:"))
+    said = "Your table for two is booked for seven tonight."
+    pcm = np.clip(await speech_8k(synthesizer, said), -1.0, 1.0)
+    # The voice's own lead-in of silence is cut (hibari's was 310 ms): the caller hears the
+    # first word with the first frames.
+    assert np.flatnonzero(np.abs(pcm) >= 0.02)[0] / 8000 <= 0.05
+    clip = mulaw.decode(mulaw.encode((pcm * 32767).astype(np.int16)))
+    heard = await engines.transcriber.transcribe(clip.astype(np.float32) / 32768.0, 8000)
+    assert difflib.SequenceMatcher(None, words(said), words(heard.text)).ratio() > 0.7, heard.text
+
+
+async def test_the_english_voice_hands_another_script_to_the_piper_voice(
+    engines: Engines,
+) -> None:
+    """hibari reads English only: a Korean phrase (a Korean call with no voice of its own) is
+    said by the fallback voice, Piper at 22.05 kHz, not left silent."""
+    rates: dict[str, set[int]] = {}
+    seconds: dict[str, float] = {}
+    for text in ("Hello, how can I help?", "안녕하세요! 무엇을 도와드릴까요?"):
+        async for chunk in engines.synthesizer.synthesize(text):
+            rates.setdefault(text, set()).add(chunk.sample_rate_hz)
+            seconds[text] = seconds.get(text, 0.0) + len(chunk.samples) / chunk.sample_rate_hz
+    assert rates == {
+        "Hello, how can I help?": {24_000},
+        "안녕하세요! 무엇을 도와드릴까요?": {22_050},
+    }
+    assert min(seconds.values()) > 0.5, seconds
+
+
+async def test_the_latency_origin_is_the_last_loud_frame_not_silero_s_late_window(
+    engines: Engines, settings: Settings
+) -> None:
+    listener = Listener(SileroStream(engines.vad_session, 8000), settings)
+    clip = await make_clip(engines.synthesizer, "What time does the library open tomorrow?")
+    now = 0.0
+    for frame in clip.frames:  # trimmed: its last frame is voiced
+        listener.hear(frame, now)
+        now += 0.02
+    last_voiced_at = now - 0.02
+    for _ in range(30):
+        listener.hear(SILENT_FRAME, now)
+        now += 0.02
+    ended = listener.speech_end
+    assert ended.voice_at == pytest.approx(last_voiced_at, abs=0.021)
+    assert ended.voice_at <= ended.silero_at <= ended.voice_at + 0.2
 
 
 async def test_vad_hears_speech_not_silence(engines: Engines) -> None:

@@ -48,7 +48,7 @@ def test_serve_with_a_bad_key_exits_naming_it(tmp_path: Path) -> None:
 def test_models_list_names_every_embedded_model() -> None:
     result = run("models", "list")
     assert result.returncode == 0
-    for name in ("whisper-base", "smollm2-135m", "joe-medium", "silero-vad"):
+    for name in ("whisper-base", "smollm2-135m", "hibari-heart", "joe-medium", "silero-vad"):
         assert f"embedded:{name}" in result.stderr
 
 

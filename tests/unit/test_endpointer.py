@@ -212,3 +212,86 @@ def test_max_utterance_ends_a_monologue() -> None:
 )
 def test_looks_complete(text: str, complete: bool) -> None:
     assert looks_complete(text) is complete
+
+
+class Line:
+    """The listener's order of events: each 20 ms frame's level after the 32 ms windows it
+    completed, ``probability`` being what Silero says of those windows."""
+
+    def __init__(self, endpointer: Endpointer) -> None:
+        self.endpointer = endpointer
+        self.now_ms = 0
+        self.events: list[Event] = []
+
+    def run(self, loud: bool, probability: float, ms: int) -> list[Event]:
+        produced: list[Event] = []
+        for _ in range(ms // 20):
+            before, self.now_ms = self.now_ms, self.now_ms + 20
+            for window_end in range(before // WINDOW_MS + 1, self.now_ms // WINDOW_MS + 1):
+                produced += self.endpointer.on_window(probability, window_end * WINDOW_MS)
+            produced += self.endpointer.on_level(loud, self.now_ms)
+        self.events += produced
+        return produced
+
+    def transcript(self, wait: EndWait) -> list[Event]:
+        produced = self.endpointer.on_transcript(wait, self.now_ms)
+        self.events += produced
+        return produced
+
+
+def early_line(probability: float = 0.9) -> Line:
+    return Line(
+        Endpointer(
+            config(speculate_after_silence_ms=40, early_draft_probability=probability), WINDOW_MS
+        )
+    )
+
+
+def drafts(events: list[Event]) -> list[Event]:
+    return [e for e in events if isinstance(e, DraftDue | SpeechResumed)]
+
+
+def test_a_quiet_line_starts_the_draft_before_silero_calls_the_silence() -> None:
+    line = early_line()
+    line.run(True, 0.95, 600)
+    # Silero lags: still 0.7 (speech, above its silence threshold) 40 ms into the quiet.
+    assert drafts(line.run(False, 0.7, 40)) == [DraftDue(600)]
+    assert not any(isinstance(e, SpeechPaused) for e in line.events), "Silero: still speech"
+    assert drafts(line.run(False, 0.0, 300)) == [], "one draft for the pause, not a second"
+
+
+def test_no_early_draft_while_silero_is_sure_of_speech_or_when_switched_off() -> None:
+    sure = early_line()
+    sure.run(True, 0.95, 600)
+    assert drafts(sure.run(False, 0.95, 100)) == []
+    off = early_line(probability=0.0)
+    off.run(True, 0.95, 600)
+    assert drafts(off.run(False, 0.7, 100)) == []
+    # Silero's own pause starts it, 40 ms after its last voiced window.
+    assert DraftDue(672) in off.run(False, 0.0, 100)
+
+
+def test_an_early_draft_goes_when_the_line_is_loud_again() -> None:
+    line = early_line()
+    line.run(True, 0.95, 600)
+    line.run(False, 0.8, 60)  # a stop consonant's closure
+    assert drafts(line.run(True, 0.9, 20)) == [SpeechResumed(680)]
+    line.run(True, 0.95, 400)
+    assert drafts(line.run(False, 0.6, 40)) == [DraftDue(1080)], "the real end gets its own"
+
+
+def test_an_early_draft_goes_when_silero_hears_speech_long_after_the_level_went_quiet() -> None:
+    line = early_line()  # a line whose level misses this caller's voice
+    line.run(True, 0.95, 600)
+    line.run(False, 0.8, 60)
+    assert drafts(line.run(False, 0.8, 200)) == [], "within Silero's lag"
+    assert drafts(line.run(False, 0.8, 40)) == [SpeechResumed(864)]
+
+
+def test_an_early_drafts_reading_waits_for_silero_to_call_the_pause() -> None:
+    line = early_line()
+    line.run(True, 0.95, 600)
+    line.run(False, 0.7, 60)
+    assert line.transcript(EndWait(200, "sure_end")) == [], "Silero still hears speech"
+    ended = line.run(False, 0.0, 300)
+    assert [e for e in ended if isinstance(e, TurnEnded)] == [TurnEnded(640, 864, "sure_end")]

@@ -32,7 +32,17 @@ def row(
 def result(
     config: str, text: str, rows: list[TurnRow], *, premature_frames: int = 0, file: str = "a.wav"
 ) -> UtteranceResult:
-    measure = TurnMeasure(text, first_sound_ms=1.0, answer_ms=1.0, turns=[r.turn for r in rows])
+    """The caller timed what the gateway's answering record says, 40 ms later (its frames)."""
+    answering = rows[-1] if rows else None
+    measure = TurnMeasure(
+        text,
+        first_sound_ms=None if answering is None else answering.voice_to_voice_ms,
+        answer_ms=None if answering is None else answering.answer_ms,
+        turns=[r.turn for r in rows],
+    )
+    if answering is not None:
+        answering.voice_to_voice_ms = (answering.voice_to_voice_ms or 0) - 40
+        answering.answer_ms = (answering.answer_ms or 0) - 40
     measure.premature_frames = premature_frames
     return UtteranceResult(config, Utterance(file, text), measure, "CA1", rows=rows)
 
@@ -58,6 +68,8 @@ def test_summary_of_records_and_ratios_to_the_first_configuration() -> None:
     add_ratios(summaries)
     first, second = summaries
     assert first.first_sound_p50_ms == 600  # of 400, 600, 1000 (the answering turns)
+    assert first.gateway_first_sound_p50_ms == 560, "the gateway's own records, beside"
+    assert first.gateway_answer_p50_ms == 860
     assert first.answer_p50_ms == 900  # of 400, 900, 1000
     assert first.first_sound_p95_ms == pytest.approx(960)  # 600 + 0.9 * 400
     assert first.durations_p50_ms["stt"] == 60

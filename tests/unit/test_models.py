@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.engines import voice_engine
 from models import fetch
 from models.manifest import ModelEntry, ModelFile, load_manifest
 
@@ -56,3 +57,13 @@ def test_missing_package_names_the_install_command(
     message = str(caught.value)
     assert "'no_such_pkg' is not installed" in message
     assert "pip install --no-deps voicegw-no-such-model" in message
+
+
+def test_a_voice_is_spoken_by_the_engine_its_files_call_for(tmp_path: Path) -> None:
+    assert voice_engine("embedded:hibari-heart", "unused") == "hibari"
+    assert voice_engine("embedded:joe-medium", "unused") == "piper"
+    piper = tmp_path / "en_GB-alan-low.onnx"
+    Path(f"{piper}.json").write_text("{}")
+    assert voice_engine(str(piper), str(piper)) == "piper", "Piper's config lies beside it"
+    hibari = tmp_path / "bm_fable.int8.onnx"
+    assert voice_engine(str(hibari), str(hibari)) == "hibari"

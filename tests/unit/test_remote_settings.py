@@ -36,7 +36,8 @@ def test_one_stage_switches_to_a_server_from_the_environment() -> None:
     assert (settings.llm.backend, settings.llm.base_url) == ("openai", "http://127.0.0.1:8000/v1")
     assert settings.llm.api_key_env == "LLM_KEY"
     assert settings.stt.backend == settings.tts.backend == "local"
-    assert embedded_models(settings) == ["silero-vad", "whisper-base", "joe-medium"]
+    # The English voice, and the Piper voice for what it cannot read.
+    assert embedded_models(settings) == ["silero-vad", "whisper-base", "hibari-heart", "joe-medium"]
 
 
 def test_a_remote_voice_keeps_the_local_fallback_voice_for_the_fixed_phrases() -> None:

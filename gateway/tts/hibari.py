@@ -9,20 +9,17 @@ espeak-ng), and reads numbers, times and units itself.
 
 from __future__ import annotations
 
-import threading
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from gateway.scheduling import Gate, Job, NoGate, unscheduled
-from gateway.threads import iterate_in_thread
+from gateway.scheduling import Gate, Job
 from gateway.tts.base import CannotSay, PcmChunk
 from gateway.tts.local import quiet_cpu_options
-from gateway.tts.trim import trim_silence
+from gateway.tts.stepped import SteppedVoice
 
 if TYPE_CHECKING:
     from hibari import Hibari
@@ -43,9 +40,8 @@ def _int16(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.int16]:
     return scaled
 
 
-class HibariSynthesizer:
-    """One voice for all calls; each sentence is one step through the device's compute gate.
-    The phonemiser keeps caches in plain Python objects, hence the lock."""
+class HibariSynthesizer(SteppedVoice):
+    """A hibari voice: each sentence is one step."""
 
     def __init__(
         self,
@@ -56,13 +52,10 @@ class HibariSynthesizer:
         gate: Gate | None = None,
         workers: int = 2,
     ) -> None:
+        super().__init__(description, gate=gate, workers=workers)
         self._tts = tts
-        self.description = description
         self.sample_rate_hz: int = tts.sample_rate
         self._speed = speed
-        self._lock = threading.Lock()
-        self._gate = gate or NoGate()
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts")
 
     @classmethod
     def load(
@@ -85,21 +78,12 @@ class HibariSynthesizer:
         tts("Ready.")  # loads the phonemiser (0.3 s) now rather than in the first call's answer
         return cls(tts, f"{label} on cpu", 1 / length_scale, gate=gate, workers=workers)
 
-    def _generate(self, text: str, job: Job) -> Iterator[PcmChunk]:
-        sentences = self._tts.stream(text, speed=self._speed)
-        while True:
-            with self._gate.step(job, "tts"), self._lock:
-                audio = next(sentences, None)
-            if audio is None:
-                return
-            if len(audio):
-                yield PcmChunk(
-                    trim_silence(_int16(audio), self.sample_rate_hz), self.sample_rate_hz
-                )
+    def _sentences(self, text: str) -> Iterator[PcmChunk]:
+        for audio in self._tts.stream(text, speed=self._speed):
+            yield PcmChunk(_int16(audio), self.sample_rate_hz)
 
     def synthesize(self, text: str, job: Job | None = None) -> AsyncIterator[PcmChunk]:
         """Raises :class:`CannotSay` for text it cannot read (another script)."""
         if not readable(text):
             raise CannotSay(f"{self.description} reads Latin script only")
-        claim = job or unscheduled()
-        return iterate_in_thread(lambda: self._generate(text, claim), self._executor)
+        return super().synthesize(text, job)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gateway.devices import Resolved
-from gateway.scheduling import Gate, Job, NoGate, unscheduled
-from gateway.threads import iterate_in_thread
+from gateway.scheduling import Gate
 from gateway.tts.base import PcmChunk
-from gateway.tts.trim import trim_silence
+from gateway.tts.stepped import SteppedVoice
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -33,9 +30,8 @@ def quiet_cpu_options(threads: int = 0) -> Any:
     return options
 
 
-class PiperSynthesizer:
-    """One voice for all calls; each chunk (about a sentence) is one step through the device's
-    compute gate. espeak-ng phonemisation keeps global state, hence the lock as well."""
+class PiperSynthesizer(SteppedVoice):
+    """A Piper voice: each chunk it yields (about a sentence) is one step."""
 
     def __init__(
         self,
@@ -48,13 +44,10 @@ class PiperSynthesizer:
     ) -> None:
         from piper import SynthesisConfig
 
+        super().__init__(description, gate=gate, workers=workers)
         self._voice = voice
-        self.description = description
         self.sample_rate_hz: int = voice.config.sample_rate
         self._config = SynthesisConfig(length_scale=length_scale)
-        self._lock = threading.Lock()
-        self._gate = gate or NoGate()
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts")
 
     @classmethod
     def load(
@@ -77,22 +70,7 @@ class PiperSynthesizer:
             )
         return cls(voice, f"{label} on {device}", length_scale, gate=gate, workers=workers)
 
-    def _generate(self, text: str, job: Job) -> Iterator[PcmChunk]:
-        chunks = iter(self._voice.synthesize(text, syn_config=self._config))
-        try:
-            while True:
-                with self._gate.step(job, "tts"), self._lock:
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    return
-                rate = int(chunk.sample_rate)
-                samples = np.asarray(chunk.audio_int16_array, dtype=np.int16)
-                yield PcmChunk(trim_silence(samples, rate), rate)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-
-    def synthesize(self, text: str, job: Job | None = None) -> AsyncIterator[PcmChunk]:
-        claim = job or unscheduled()
-        return iterate_in_thread(lambda: self._generate(text, claim), self._executor)
+    def _sentences(self, text: str) -> Iterator[PcmChunk]:
+        for chunk in self._voice.synthesize(text, syn_config=self._config):
+            samples = np.asarray(chunk.audio_int16_array, dtype=np.int16)
+            yield PcmChunk(samples, int(chunk.sample_rate))

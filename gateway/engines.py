@@ -95,7 +95,7 @@ def embedded_models(settings: Settings) -> list[str]:
         settings.llm.model if settings.llm.backend == "local" else "",
         tts.voice if local else "",
         tts.fallback_voice if not local or behind_hibari else "",
-        *(language_voices(settings) if settings.tts.backend == "local" else {}),
+        *(language_voices(settings) if local else {}),
     ]
     return [VAD_MODEL, *(s.removeprefix(EMBEDDED) for s in specs if s.startswith(EMBEDDED))]
 

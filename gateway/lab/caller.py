@@ -30,17 +30,18 @@ import websockets
 from gateway.audio import mulaw
 from gateway.audio.frames import FRAME_BYTES, FRAME_MS
 from gateway.audio.mulaw import SILENCE_BYTE
+from gateway.lab.clip import voiced_frames
 
 SILENT_FRAME = bytes([SILENCE_BYTE]) * FRAME_BYTES
-AUDIBLE_LEVEL = 0.02
-"""Peak amplitude (of full scale) over a received frame above which the caller hears sound:
-the level a clip's last voiced frame is trimmed to (:data:`gateway.lab.clip.VOICED_LEVEL`)."""
 
 
 def audible(payload: bytes) -> bool:
-    """Whether a mu-law frame holds sound a caller hears, not the silence before a word."""
-    peak = int(np.abs(mulaw.decode(payload).astype(np.int32)).max(initial=0))
-    return peak >= AUDIBLE_LEVEL * 32768
+    """Whether a mu-law frame holds sound a caller hears, not the silence before a word: voiced
+    as a clip's frames are (:func:`gateway.lab.clip.voiced_frames`), so the caller times the
+    reply's first sound as it times its own last."""
+    pcm = mulaw.decode(payload).astype(np.float32)
+    pcm /= 32768
+    return bool(voiced_frames(pcm).any())
 
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"

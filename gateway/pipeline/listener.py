@@ -20,6 +20,7 @@ from gateway.stt.words import has_words
 from gateway.vad.barge_in import BargeInConfig, BargeInDetector
 from gateway.vad.completeness import EndModelThresholds, EndWaits, end_wait
 from gateway.vad.endpointer import (
+    VAD_LAG_MS,
     EndpointConfig,
     Endpointer,
     EndWait,
@@ -29,12 +30,6 @@ from gateway.vad.endpointer import (
 )
 from gateway.vad.level import LevelGate, LevelGateConfig
 from gateway.vad.silero import SileroStream
-
-VAD_LAG_S = 0.2
-"""Silero's probability stays high for a while after the voice stops (its 32 ms windows and its
-recurrent state): measured over the shipped utterances, its last voiced window ended 0-140 ms
-after the last loud frame, 80 ms at the median. The last loud frame within this of that window
-is when the caller's voice really ended: what a caller's latency is counted from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +102,12 @@ class Listener:
         return self._windows * self._vad.window_ms
 
     @property
-    def speech_end_at(self) -> float:
-        """When the frame with the caller's last voiced audio arrived (clock time)."""
-        return self._speech_end_at or self._last_voiced_at
-
-    @property
     def speech_end(self) -> SpeechEnd:
-        """When the caller's speech ended: by Silero (:attr:`speech_end_at`), and when the
-        frame with their last loud audio arrived, up to :data:`VAD_LAG_S` before that: the
-        latency origin. Turn-taking keeps to Silero's end, which its waits are tuned to."""
-        silero = self.speech_end_at
+        """When the caller's speech ended (clock times): when the frame with Silero's last
+        voiced window arrived, and when the frame with their last loud audio did, up to
+        :data:`~gateway.vad.endpointer.VAD_LAG_MS` before that: the latency origin. Turn-taking
+        keeps to Silero's end, which its waits are tuned to."""
+        silero = self._speech_end_at or self._last_voiced_at
         return SpeechEnd(silero, self._voice_end_at or silero)
 
     def in_utterance(self) -> bool:
@@ -186,7 +177,8 @@ class Listener:
                 self._utterance.begin()
             case SpeechPaused():
                 voiced = self._speech_end_at = self._last_voiced_at
-                self._voice_end_at = min(voiced, max(self._last_loud_at, voiced - VAD_LAG_S))
+                lag_s = VAD_LAG_MS / 1000
+                self._voice_end_at = min(voiced, max(self._last_loud_at, voiced - lag_s))
 
     def utterance_so_far(self) -> npt.NDArray[np.float32]:
         return self._utterance.snapshot()

@@ -68,8 +68,11 @@ class TurnEnded:
 
 
 VAD_LAG_MS = 200
-"""Silero may still call speech this long after the voice stopped; a voiced window later than
-this after the line went quiet is the caller going on (or a line too noisy for the level)."""
+"""Silero may still call speech this long after the voice stopped (its 32 ms windows and its
+recurrent state: over the shipped utterances its last voiced window ended 0-140 ms after the
+last loud frame, 80 ms at the median). A voiced window later than this after the line went quiet
+is the caller going on (or a line too noisy for the level); a loud frame within it of Silero's
+end is when the voice really ended."""
 
 EndReason = Literal["silence", "finished_thought", "sure_end", "max_length"]
 """``sure_end``: the words read as surely finished; ``finished_thought``: as finished;

@@ -82,7 +82,7 @@ browser:
 test: models setup-dev lint browser
 	$(VENV)/bin/pytest
 
-# `voicegw bench` over the shipped utterances (gateway/lab/utterances/), one call to a gateway
+# `voicegw bench` over the shipped utterances (gateway/lab/utterances/), in calls of 5 turns to a gateway
 # with the current config.toml; the report lands in bench/results/<time>/.
 bench: models
 	$(VENV)/bin/voicegw bench --out bench/results/bench-$$(date +%Y%m%d-%H%M%S)

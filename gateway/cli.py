@@ -335,6 +335,9 @@ def bench_command(
     ] = "",
     turns: Annotated[int, typer.Option(min=1, help="Utterances per caller in the sweep")] = 4,
     limit: Annotated[int, typer.Option(min=0, help="Use only the first N utterances")] = 0,
+    turns_per_call: Annotated[
+        int, typer.Option(min=0, help="Utterances per call, then a new call (0: one call)")
+    ] = 5,
     warmup: Annotated[
         bool, typer.Option(help="One uncounted turn per gateway before measuring")
     ] = True,
@@ -353,7 +356,7 @@ def bench_command(
         raise typer.Exit(2) from None
     status = commands.bench(
         config or [], utterances, out, levels=levels, turns=turns, limit=limit, warmup=warmup,
-        whole_pass=whole_pass, console=Console(),
+        whole_pass=whole_pass, turns_per_call=turns_per_call, console=Console(),
     )  # fmt: skip
     raise typer.Exit(status)
 

@@ -67,6 +67,9 @@ class BenchPlan:
     turns: int = 4
     """Utterances each caller of the sweep speaks."""
     seed: int = 1
+    turns_per_call: int = 5
+    """Utterances per call: a new call after this many, so the history stays as short as a
+    real call's (the 135M model repeats itself over a long one); 0: the whole set in one."""
     whole_pass: bool = True
     """Transcribe each utterance once, whole, with the first configuration's STT."""
 
@@ -154,27 +157,31 @@ async def _alternate(
     token = os.environ.get(AUTH_TOKEN_ENV, "")
     results: dict[str, list[UtteranceResult]] = {name: [] for name in gateways}
     bars = {name: progress.add_task(name, total=len(spoken)) for name in gateways}
-    async with contextlib.AsyncExitStack() as stack:
-        lines = {
-            name: await stack.enter_async_context(
-                OpenLine(g.url, seed=plan.seed, late_s=LATE_S, auth_token=token)
-            )
-            for name, g in gateways.items()
-        }
-        # Each call's last answered turn: the next utterance's records come after it.
-        answered = dict.fromkeys(lines, 0)
-        if plan.warmup:  # the first turn of a fresh process pays for pages never read
-            for name, line in lines.items():
-                answered[name] = max((await line.say(spoken[0].clip)).turns, default=0)
-        for index, item in enumerate(spoken, start=1):
-            for name, line in lines.items():
-                measure = await line.say(item.clip)
-                results[name].append(
-                    UtteranceResult(name, item.utterance, measure, line.call_sid, answered[name])
+    per_call = plan.turns_per_call or len(spoken)
+    for call, first in enumerate(range(0, len(spoken), per_call)):
+        async with contextlib.AsyncExitStack() as stack:
+            lines = {
+                name: await stack.enter_async_context(
+                    OpenLine(g.url, seed=plan.seed + call, late_s=LATE_S, auth_token=token)
                 )
-                answered[name] = max([answered[name], *measure.turns])
-                progress.advance(bars[name])
-                say(turn_line(name, index, len(spoken), item, measure))
+                for name, g in gateways.items()
+            }
+            # Each call's last answered turn: the next utterance's records come after it.
+            answered = dict.fromkeys(lines, 0)
+            if plan.warmup and call == 0:  # a fresh process's first turn pays for cold pages
+                for name, line in lines.items():
+                    answered[name] = max((await line.say(spoken[0].clip)).turns, default=0)
+            for index, item in enumerate(spoken[first : first + per_call], start=first + 1):
+                for name, line in lines.items():
+                    measure = await line.say(item.clip)
+                    results[name].append(
+                        UtteranceResult(
+                            name, item.utterance, measure, line.call_sid, answered[name]
+                        )
+                    )
+                    answered[name] = max([answered[name], *measure.turns])
+                    progress.advance(bars[name])
+                    say(turn_line(name, index, len(spoken), item, measure))
     return results
 
 

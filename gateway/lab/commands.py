@@ -43,6 +43,7 @@ def bench(
     limit: int,
     warmup: bool,
     whole_pass: bool = True,
+    turns_per_call: int = 5,
     console: Console,
 ) -> int:
     plan = BenchPlan(
@@ -54,6 +55,7 @@ def bench(
         levels=levels,
         turns=turns,
         whole_pass=whole_pass,
+        turns_per_call=turns_per_call,
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip

@@ -50,7 +50,8 @@ async def test_bench_alternates_configurations_and_reports_what_the_records_hold
     command = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "bench", "--config", str(ROOT / "config.toml"),
         "--config", str(no_fillers), "--utterances", str(tmp_path / "set"), "--out", str(out),
-        "--no-warmup", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        "--no-warmup", "--turns-per-call", "1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     printed, _ = await asyncio.wait_for(command.communicate(), timeout=540)
@@ -68,15 +69,19 @@ async def test_bench_alternates_configurations_and_reports_what_the_records_hold
         assert summary["answered"] == summary["utterances"] == 2
         assert summary["wer_whole_pass"] is not None and summary["wer_vs_whole_pass"] is not None
         assert [u["text"] for u in config["utterances"]] == texts
+        sids = [u["call_sid"] for u in config["utterances"]]
+        assert len(set(sids)) == 2, "one call per utterance (--turns-per-call 1)"
         reader = RecordsReader(out / config["records"])
         try:
-            (call,) = reader.recent_calls(10)
-            detail = reader.call(call.call_sid)
+            assert {c.call_sid for c in reader.recent_calls(10)} == set(sids)
+            details = [reader.call(sid) for sid in sids]
         finally:
             reader.close()
-        assert detail is not None
-        by_turn = {t.turn: t for t in detail.turns}
-        answers = [by_turn[u["client"]["turns"][-1]] for u in config["utterances"]]
+        answers = []
+        for utterance, detail in zip(config["utterances"], details, strict=True):
+            assert detail is not None
+            by_turn = {t.turn: t for t in detail.turns}
+            answers.append(by_turn[utterance["client"]["turns"][-1]])
         clients = [u["client"] for u in config["utterances"]]
         assert summary["first_sound_p50_ms"] == median([c["first_sound_ms"] for c in clients])
         assert summary["answer_p50_ms"] == median([c["answer_ms"] for c in clients])

@@ -20,7 +20,7 @@ from gateway.llm.base import ChatModel
 from gateway.llm.local import LlamaChat
 from gateway.llm.openai import OpenAIChat
 from gateway.pipeline.phrases import PhraseCache
-from gateway.scheduling import ComputeGate, Gate, GateStats
+from gateway.scheduling import ComputeGate, Gate, GateStats, NoGate
 from gateway.settings import ConfigError, Settings
 from gateway.stt.base import Transcriber
 from gateway.stt.local import WhisperTranscriber
@@ -57,6 +57,14 @@ class Engines:
     """Model steps run, and steps of cancelled jobs refused, by stage (for /metrics)."""
     voices: dict[str, Synthesizer] = field(default_factory=dict)
     """The voices of ``[languages.<code>] tts_voice``, each loaded once, by that spec."""
+    stt_gate: Gate = field(default_factory=NoGate)
+    """The gate of the transcriber's device (a remote transcriber has none)."""
+
+    def stt_is_idle(self) -> bool:
+        """Nothing runs or waits on the transcriber's device now: a draft that may yet be
+        thrown away (:attr:`gateway.vad.endpointer.EndpointConfig.early_draft_probability`)
+        takes that time from no one."""
+        return self.stt_gate.idle
 
     def voice(self, key: str) -> Synthesizer:
         """The voice named by a ``tts_voice`` spec; the default voice for ``DEFAULT_VOICE``."""
@@ -128,6 +136,8 @@ class Gates:
         self.stats = GateStats()
         self._gates: dict[str, ComputeGate] = {}
         self.all: list[ComputeGate] = []
+        self.by_stage: dict[str, Gate] = {}
+        """The gate each local stage was given (its first voice's, for tts)."""
 
     def for_device(self, stage: str, device: Resolved) -> Gate:
         """One gate for the CPU; on a GPU one per stage (a stage's voices share it)."""
@@ -135,6 +145,7 @@ class Gates:
         if name not in self._gates:
             self._gates[name] = ComputeGate(name, self.stats)
             self.all.append(self._gates[name])
+        self.by_stage.setdefault(stage, self._gates[name])
         return self._gates[name]
 
 
@@ -338,5 +349,13 @@ def load_engines_sync(settings: Settings, progress: Progress = lambda _: None) -
         for_phrases(synthesizer), {spec: for_phrases(v) for spec, v in voices.items()}
     )
     return Engines(
-        transcriber, chat, synthesizer, vad_session, phrases, gates.all, gates.stats, voices
+        transcriber,
+        chat,
+        synthesizer,
+        vad_session,
+        phrases,
+        gates.all,
+        gates.stats,
+        voices,
+        gates.by_stage.get("stt", NoGate()),
     )

@@ -114,6 +114,12 @@ class ComputeGate:
             return len(self._waiting)
 
     @property
+    def idle(self) -> bool:
+        """No step holds the device and none waits for it."""
+        with self._cond:
+            return not self._busy and not self._waiting
+
+    @property
     def held_for_s(self) -> float:
         """How long the step on the device now has held it (0.0 while the device is free)."""
         with self._cond:
@@ -179,6 +185,8 @@ class NoGate:
     """For a stage whose server does its own scheduling: only refuses cancelled jobs."""
 
     name = "none"
+    idle = True
+    """The server's own load is unknown here."""
 
     def __init__(self, stats: GateStats | None = None) -> None:
         self.stats = stats or GateStats()

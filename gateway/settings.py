@@ -109,7 +109,14 @@ class TurnSettings(_Section):
     sure_end_silence_ms: PositiveMs = 500
     """Silence that ends a turn whose transcript reads as finished and that the chat model is
     sure of (``sure_end_probability``). Between the two probabilities the wait grows, on a log
-    scale, from this to ``incomplete_end_silence_ms``: the less sure, the longer."""
+    scale, from ``doubtful_end_silence_ms`` to ``incomplete_end_silence_ms``: the less sure,
+    the longer."""
+    doubtful_end_silence_ms: PositiveMs = 750
+    """Silence that ends a turn whose transcript reads as finished but that the chat model is
+    less sure of (below ``sure_end_probability``): at least this, longer the less sure. Such
+    turns are where a caller pauses mid-sentence ("I want to change my delivery address. |
+    700 ms | to my office" scored 0.45); a wait that starts at ``sure_end_silence_ms`` answered
+    that pause once the reply was fast enough to be ready in it."""
     sure_end_probability: Fraction = 0.5
     """The chat model's probability that the message ends there (:mod:`gateway.llm.turn_end`)
     at or above which it is sure."""
@@ -130,12 +137,13 @@ class TurnSettings(_Section):
     turn is over, and the draft is cancelled if the caller goes on."""
     speculate_after_silence_ms: PositiveMs = 40
     """Silence after which the speculative draft starts."""
-    early_draft_probability: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.0
+    early_draft_probability: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.9
     """The draft starts once the line's level has been quiet ``speculate_after_silence_ms`` and
     Silero's probability is below this, before Silero calls the silence (it lags the voice by
-    about 80 ms). A draft the caller talks on through is discarded. 0 (the default): wait for
-    Silero. 0.9 starts a lone call's draft 80 ms sooner, but the discarded drafts cost a busy CPU
-    more than that: at 4 calls on 2 cores the answer p50 went from 0.9 s to 1.27 s."""
+    about 80 ms), and only while nothing else runs or waits on the transcriber's device: a
+    draft the caller talks on through is discarded, and on a busy device that work delays other
+    calls (always on, at 4 calls on 2 cores the answer p50 went from 0.9 s to 1.27 s). 0: wait
+    for Silero."""
     max_utterance_ms: Annotated[int, Meta(ge=1000, le=600_000)] = 30_000
     """A turn that runs longer is ended anyway (whisper handles 30 s windows). Such a turn is
     never rejoined with the next."""
@@ -145,6 +153,12 @@ class TurnSettings(_Section):
     answer's silence) is a turn of its own, and the late answer still comes."""
     max_carry_ms: Annotated[int, Meta(ge=0, le=600_000)] = 12_000
     """Most caller audio a rejoined turn carries over from before; past it, no rejoin."""
+    rejoin_answer_within_ms: PositiveMs = 800
+    """Speech that also starts this soon after the answer began (its first frame sent) rejoins
+    the turn too: the answer came into a pause ("I want to change my address. | to my
+    office"), so it is cut off (Twilio clear), forgotten, and the whole turn answered. Later
+    speech is the caller reacting to the answer: a barge-in. 0: an answer begun is never cut
+    this way."""
 
 
 class _RemoteSection(_Section):
@@ -247,9 +261,13 @@ class TtsSettings(_RemoteSection):
     device: Device = "auto"
     length_scale: Annotated[float, Meta(gt=0.1, le=5.0)] = 1.0
     """Speaking rate: below 1 is faster. openai: sent as ``speed = 1 / length_scale``."""
-    first_clause_min_words: Annotated[int, Meta(ge=0, le=50)] = 4
+    first_clause_min_words: Annotated[int, Meta(ge=0, le=50)] = 1
     """The first clause of a reply is spoken on its own once it has this many words and ends in
-    a comma-like mark, so the caller hears something before the sentence is complete. 0 disables."""
+    a comma-like mark ("I'm sorry," / "Sure,"), so the caller hears something before the
+    sentence is complete. 0 disables."""
+    first_phrase_min_words: Annotated[int, Meta(ge=0, le=50)] = 4
+    """Without a comma, the reply's first words are spoken on their own before a word that opens
+    a phrase (the language's ``phrase_starts``) once they are this many. 0 disables."""
 
 
 class BargeInSettings(_Section):
@@ -398,6 +416,15 @@ class Settings(_Section):
             raise ValueError("dtmf.hangup_digit must differ from dtmf.submit_digit")
         if self.turn.incomplete_end_silence_ms < self.turn.end_silence_ms:
             raise ValueError("turn.incomplete_end_silence_ms must be >= turn.end_silence_ms")
+        if not (
+            self.turn.sure_end_silence_ms
+            <= self.turn.doubtful_end_silence_ms
+            <= self.turn.incomplete_end_silence_ms
+        ):
+            raise ValueError(
+                "turn.doubtful_end_silence_ms must lie between turn.sure_end_silence_ms and "
+                "turn.incomplete_end_silence_ms"
+            )
         if self.turn.unsure_end_probability > self.turn.sure_end_probability:
             raise ValueError("turn.unsure_end_probability must be <= turn.sure_end_probability")
         for section in ("stt", "llm", "tts"):

@@ -2,8 +2,9 @@
 
 The listener's events drive the replies: a pause starts a draft, speech cancels it, the end of
 the turn commits it (or, without speculation, starts a reply that is committed at once). Speech
-soon after the end of a turn (``turn.rejoin_within_ms``), before any of its answer was sent,
-rejoins that turn: the answer goes and the two utterances are transcribed as one, up to
+soon after the end of a turn (``turn.rejoin_within_ms``), before any of its answer was sent or
+just as it began (``turn.rejoin_answer_within_ms``), rejoins that turn: the answer goes and the
+two utterances are transcribed as one, up to
 ``turn.max_carry_ms`` of audio. Speech later than that, into a late answer's silence, is a turn
 of its own: the late answer waits for the caller to pause, plays, and that turn is answered next.
 
@@ -17,35 +18,32 @@ call's work lives in tasks owned here; ``close`` cancels every one of them.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from datetime import datetime
 from typing import Any
 
 from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.engines import Engines
-from gateway.languages import phrase_starts, whisper_code
-from gateway.llm.base import CallsTools, PreparesPrompts
+from gateway.languages import whisper_code
+from gateway.llm.base import PreparesPrompts
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline.caller_context import CallerContext
 from gateway.pipeline.caller_line import CallerLine, RejoinPolicy
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.keypad import KeyAction, KeypadEntry
+from gateway.pipeline.language_stages import LanguageStages
 from gateway.pipeline.listener import BargeIn, CallerEvent, Listener
 from gateway.pipeline.playout import Playout, Send
-from gateway.pipeline.profiles import LanguageProfile, call_language, profile_for
+from gateway.pipeline.profiles import call_language, profile_for
 from gateway.pipeline.progress import SpeechEnd
 from gateway.pipeline.reply import Reply, ReplyStages
 from gateway.pipeline.sources import CallerAudio, CallerText, Prepared, Source
-from gateway.pipeline.tool_loop import ToolTurnSettings
 from gateway.scheduling import Job
 from gateway.settings import Settings
 from gateway.stt.base import Transcript
 from gateway.stt.words import has_words
 from gateway.tools.actions import CallAction
-from gateway.tools.prompt import render_prompt
 from gateway.tools.toolbox import Toolbox
 from gateway.vad.endpointer import DraftDue, SpeechResumed, SpeechStarted, TurnEnded
 from gateway.vad.silero import SileroStream
@@ -88,19 +86,21 @@ class CallSession:
         self._hang_up = hang_up
         self._clock = clock
         self._engines = engines
-        chat = engines.chat
-        self._toolbox = toolbox if toolbox and isinstance(chat, CallsTools) else None
-        self._call_tools = self._toolbox.for_call(self.caller) if self._toolbox else None
+        self._languages = LanguageStages(engines, settings, self.caller, toolbox)
         self.language = call_language(settings, language)
         """The call's language once known (forced, fixed, or detected): a Whisper code."""
         self._profile = profile_for(settings, self.language)
-        self._stages_by_language: dict[str, ReplyStages] = {}
-        self._stages = self._stages_of(self._profile)
+        self._stages = self._languages.stages(self._profile)
         self._playout = Playout(send, stream_sid, settings.call.playout_lead_ms, clock)
         self.conversation = Conversation(
-            self._system_prompt(self._profile), settings.llm.max_history_messages
+            self._languages.system_prompt(self._profile, self.language),
+            settings.llm.max_history_messages,
         )
-        self._listener = Listener(SileroStream(engines.vad_session, SAMPLE_RATE_HZ), settings)
+        self._listener = Listener(
+            SileroStream(engines.vad_session, SAMPLE_RATE_HZ),
+            settings,
+            may_draft_early=engines.stt_is_idle,
+        )
         self._caller_line = CallerLine(
             self._listener.last_sound_at,
             clock,
@@ -109,6 +109,7 @@ class CallSession:
                 enabled=settings.turn.rejoin_on_resume,
                 within_ms=settings.turn.rejoin_within_ms,
                 max_carry_ms=settings.turn.max_carry_ms,
+                answer_within_ms=settings.turn.rejoin_answer_within_ms,
             ),
         )
         self._keypad = KeypadEntry(settings.dtmf.submit_digit, settings.dtmf.hangup_digit)
@@ -133,62 +134,6 @@ class CallSession:
 
     # -- language ----------------------------------------------------------------------------
 
-    def _stages_of(self, profile: LanguageProfile) -> ReplyStages:
-        """The stages that speak a language: its voice, its apology and fillers (made once)."""
-        stages = self._stages_by_language.get(profile.code)
-        if stages is None:
-            engines, settings, phrases = self._engines, self._settings, self._engines.phrases
-            stages = self._stages_by_language[profile.code] = ReplyStages(
-                transcriber=engines.transcriber,
-                chat=engines.chat,
-                synthesizer=engines.voice(profile.voice),
-                apology_frames=phrases.get(profile.apology, profile.voice),
-                first_clause_min_words=settings.tts.first_clause_min_words,
-                phrase_starts=phrase_starts(profile.code or settings.stt.language),
-                cut_marker=settings.barge_in.cut_marker,
-                fillers=tuple(
-                    (text, frames)
-                    for text in profile.fillers
-                    if (frames := phrases.get(text, profile.voice))
-                ),
-                filler_after_ms=settings.call.filler_after_ms,
-                quiet_before_answer_ms=settings.turn.quiet_before_answer_ms,
-                stage_timeout_s=settings.call.stage_timeout_ms / 1000,
-                tools=self._tool_settings(),
-                phrase=functools.partial(phrases.get, voice=profile.voice),
-                action_echo_timeout_s=settings.tools.mark_timeout_ms / 1000,
-                end_model_languages=frozenset(settings.turn.end_model_languages),
-            )
-        return stages
-
-    def _system_prompt(self, profile: LanguageProfile) -> str:
-        """The language's system prompt, its ``{from}``, ``{to}``, ``{time}`` and
-        ``{language}`` filled in, and the tools listed where the model reads them there."""
-        prompt = render_prompt(
-            profile.system_prompt,
-            from_=self.caller.from_,
-            to=self.caller.to,
-            language=self.language or "",
-            now=datetime.now().astimezone(),
-        )
-        chat = self._engines.chat
-        if self._toolbox is not None and isinstance(chat, CallsTools):
-            prompt += chat.tool_instructions(self._toolbox.declarations)
-        return prompt
-
-    def _tool_settings(self) -> ToolTurnSettings | None:
-        if self._call_tools is None:
-            return None
-        tools = self._settings.tools
-        return ToolTurnSettings(
-            tools=self._call_tools,
-            tool_choice=tools.tool_choice,
-            hold_after_s=tools.hold_after_ms / 1000,
-            hold_phrase=tools.hold_phrase,
-            failure_phrase=tools.failure_phrase,
-            stage_timeout_s=self._settings.call.stage_timeout_ms / 1000,
-        )
-
     def _keep_language(self, language: str) -> None:
         """The first words of a call in a language not known before (``stt.language = "auto"``):
         the call keeps it. Later turns are transcribed in it, and it picks the call's voice,
@@ -198,8 +143,8 @@ class CallSession:
             return
         self.language = code
         self._profile = profile_for(self._settings, code)
-        self._stages = self._stages_of(self._profile)
-        self.conversation.system_prompt = self._system_prompt(self._profile)
+        self._stages = self._languages.stages(self._profile)
+        self.conversation.system_prompt = self._languages.system_prompt(self._profile, code)
         log.info("call=%s language %s (detected)", self.call_sid, code)
 
     def _stages_after(self, transcript: Transcript) -> ReplyStages:
@@ -207,7 +152,8 @@ class CallSession:
         known, those of the language the words were in."""
         if self.language is not None:
             return self._stages
-        return self._stages_of(profile_for(self._settings, whisper_code(transcript.language)))
+        profile = profile_for(self._settings, whisper_code(transcript.language))
+        return self._languages.stages(profile)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -303,13 +249,14 @@ class CallSession:
                 self._end_turn(now, reason)
 
     def _caller_went_on(self) -> None:
-        """Speech again soon after a turn ended, before any of its answer was sent: the caller
-        had only paused. That reply goes (and a filler that was playing), and the new utterance
-        carries the old one's audio, so the turn is transcribed and answered whole. Bounded: not
-        after a turn cut at its maximum length, not past ``turn.max_carry_ms`` of audio, and not
-        when the pause was long (the answer is late and still owed; see ``_end_turn``)."""
+        """Speech again soon after a turn ended, before any of its answer was sent or just after
+        it began: the caller had only paused. That reply goes (and a filler that was playing),
+        and the new utterance carries the old one's audio, so the turn is transcribed and
+        answered whole. Bounded: not after a turn cut at its maximum length, not past
+        ``turn.max_carry_ms`` of audio, and not when the pause was long (the answer is late and
+        still owed; see ``_end_turn``) or the answer has played a while (a barge-in)."""
         reply = self._speaking
-        if reply is None or reply.task_done or reply.answer_started:
+        if reply is None or reply.task_done:
             return
         audio = reply.caller_audio
         if audio is None:
@@ -320,9 +267,11 @@ class CallSession:
             progress.speech_end,
             cut_at_max_length=progress.endpoint_reason == "max_length",
             carried_ms=carried_ms + self._listener.carried_ms(),
+            answer_started_at=reply.answer_started_at,
         ):
             return
-        log.info("call=%s caller went on before %s was heard: one longer turn", self.call_sid,
+        when = "just as it began" if reply.answer_started else "before it was heard"
+        log.info("call=%s caller went on %s (%s): one longer turn", self.call_sid, when,
                  reply.label)  # fmt: skip
         if reply.sent_anything:
             self._spawn(self._playout.clear())
@@ -511,11 +460,11 @@ class CallSession:
 
     async def _carry_out(self, action: CallAction, *, heard: bool) -> None:
         """The caller has heard the action's line (its last mark came back): do it."""
-        assert self._toolbox is not None
+        assert self._languages.toolbox is not None
         if not heard:
             log.warning("call=%s no echo of the %s line: ending anyway", self.call_sid, action.kind)
         log.info("call=%s agent action: %s", self.call_sid, action.kind)
-        await self._toolbox.carry_out(action, self.call_sid, self._hang_up)
+        await self._languages.toolbox.carry_out(action, self.call_sid, self._hang_up)
 
     def _prepare_next_prompt(self, finished: Reply) -> None:
         """A turn is over and the caller is listening: evaluate the start of the next prompt

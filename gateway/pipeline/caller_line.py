@@ -35,6 +35,9 @@ class RejoinPolicy:
     """Only speech that starts this soon after the caller's speech ended."""
     max_carry_ms: int = 12_000
     """Only while the joined turn's audio stays this short."""
+    answer_within_ms: int = 0
+    """Also just after the answer began: this soon after its first frame was sent (0: only
+    before)."""
 
 
 class CallerLine:
@@ -58,17 +61,30 @@ class CallerLine:
         """A sound after this means the caller may not have finished."""
         return speech_end + SPEECH_TAIL_S
 
-    def rejoins(self, speech_end: float | None, cut_at_max_length: bool, carried_ms: int) -> bool:
-        """Speech just started again before the last turn's answer was heard: is it that turn
-        going on? Not after a turn cut at its maximum length (continuous speech must not grow
-        one turn without end), not past the carry limit, not after a long silence."""
+    def rejoins(
+        self,
+        speech_end: float | None,
+        cut_at_max_length: bool,
+        carried_ms: int,
+        answer_started_at: float | None = None,
+    ) -> bool:
+        """Speech just started again before the last turn's answer was heard, or just as it
+        began (``answer_started_at``: when its first frame was sent): is it that turn going
+        on? Not after a turn cut at its maximum length (continuous speech must not grow one
+        turn without end), not past the carry limit, not after a long silence, not once the
+        answer has played long enough to be what the caller reacts to."""
         policy = self._rejoin
+        now = self._clock()
+        answer_just_began = (
+            answer_started_at is None or now - answer_started_at <= policy.answer_within_ms / 1000
+        )
         return (
             policy.enabled
             and not cut_at_max_length
             and speech_end is not None
-            and self._clock() - speech_end <= policy.within_ms / 1000
+            and now - speech_end <= policy.within_ms / 1000
             and carried_ms <= policy.max_carry_ms
+            and answer_just_began
         )
 
     def quiet_since(self, at: float) -> bool:

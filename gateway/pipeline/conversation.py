@@ -44,6 +44,13 @@ class Conversation:
     def add_user(self, text: str) -> None:
         self._add(ChatMessage("user", text))
 
+    def take_back_user(self, text: str) -> None:
+        """The caller's last words were only the start of a longer turn: they leave the history
+        (if they are still its last message), and the longer turn's words come instead."""
+        if self.messages and self.messages[-1] == ChatMessage("user", text):
+            self.messages.pop()
+            self._window_start = min(self._window_start, len(self.messages))
+
     def add_assistant(self, text: str, *, interrupted: bool = False) -> None:
         if text:
             self._add(ChatMessage("assistant", text, interrupted))

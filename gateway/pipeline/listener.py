@@ -7,6 +7,7 @@ listener keeps the utterance's audio (with pre-roll) and when the caller's speec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,7 @@ def end_waits(settings: Settings) -> EndWaits:
         finished_ms=turn.end_silence_ms,
         unfinished_ms=turn.incomplete_end_silence_ms,
         thresholds=EndModelThresholds(turn.sure_end_probability, turn.unsure_end_probability),
+        doubtful_ms=turn.doubtful_end_silence_ms,
     )
 
 
@@ -76,10 +78,17 @@ def barge_in_config(settings: Settings) -> BargeInConfig:
 
 
 class Listener:
-    def __init__(self, vad: SileroStream, settings: Settings) -> None:
+    def __init__(
+        self,
+        vad: SileroStream,
+        settings: Settings,
+        may_draft_early: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """``may_draft_early``: whether a draft may start before Silero calls the silence now
+        (:class:`~gateway.vad.endpointer.Endpointer`)."""
         self._vad = vad
         self._speech_threshold = settings.vad.speech_threshold
-        self._endpointer = Endpointer(endpoint_config(settings), vad.window_ms)
+        self._endpointer = Endpointer(endpoint_config(settings), vad.window_ms, may_draft_early)
         self._end_waits = end_waits(settings)
         self._barge_in = BargeInDetector(barge_in_config(settings), vad.window_ms)
         self._utterance = UtteranceBuffer(

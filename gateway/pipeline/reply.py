@@ -54,6 +54,7 @@ class ReplyStages:
     phrase_starts: frozenset[str] = frozenset()
     """Words that open a phrase in the reply's language: its first words may be spoken before
     one (:class:`SentenceSplitter`)."""
+    first_phrase_min_words: int = 4
     cut_marker: str = ""
     """Appended to the heard part of a reply the caller cut off, in the history."""
     stage_timeout_s: float = 15.0
@@ -222,8 +223,12 @@ class Reply:
 
     def supersede(self) -> None:
         """The caller went on before hearing the answer: their words belong to a longer turn
-        that replaces this one. Stop, remember nothing."""
+        that replaces this one. Stop, remember nothing (its words, added as its answer began,
+        are taken back)."""
         self._dropped = True
+        if self._user_text_added:
+            self._conversation.take_back_user(self.progress.user_text)
+            self._user_text_added = False
         self.progress.outcome = "superseded"
         self.cancel()
 
@@ -360,7 +365,10 @@ class Reply:
 
     async def _generate(self, user_text: str, queue: asyncio.Queue[QueueItem]) -> None:
         prompt = self._conversation.prompt_for(user_text)
-        splitter = SentenceSplitter(self._stages.first_clause_min_words, self._stages.phrase_starts)
+        stages = self._stages
+        splitter = SentenceSplitter(
+            stages.first_clause_min_words, stages.phrase_starts, stages.first_phrase_min_words
+        )
         reply_parts: list[str] = []
         try:
             self.progress.llm_started = self._clock()

@@ -5,11 +5,14 @@ of the reply. A period is not a boundary after an abbreviation ("Dr. Kim", "e.g.
 ("J. Smith"), or inside a number ("3.14"): a period at the very end of the buffer waits for the
 next token to tell. Korean, Japanese and Chinese sentences may run straight into the next one
 without a space ("알겠습니다.주문 번호를"): after a Hangul syllable, kana or ideograph any mark is a
-boundary. The first clause of a reply (up to a comma-like mark) is released on its own once it
-has ``first_clause_min_words`` words (:func:`count_words`), so speech starts before the first
-sentence is finished; without a mark, so are its first words before a word that opens a phrase
-(the language's ``phrase_starts``: "The library is open | from nine to five."). A long later
-sentence is released clause by clause, so no synthesis step holds the CPU long.
+boundary. The first clause of a reply (up to a comma-like mark: "I'm sorry," / "Sure,") is
+released on its own once it has ``first_clause_min_words`` words (:func:`count_words`), so speech
+starts before the first sentence is finished; without a mark, so are its first
+``first_phrase_min_words`` words or more before a word that opens a phrase (the language's
+``phrase_starts``: "The library is open | from nine to five."). A comma is a pause the voice
+makes anyway; a phrase cut is not, hence its longer minimum ("I'd like | to" would sound
+broken). A long later sentence is released clause by clause, so no synthesis step holds the CPU
+long.
 """
 
 from __future__ import annotations
@@ -81,13 +84,17 @@ class SentenceSplitter:
     """Feed tokens with :meth:`push`; it returns the sentences that are complete."""
 
     def __init__(
-        self, first_clause_min_words: int = 4, phrase_starts: frozenset[str] = frozenset()
+        self,
+        first_clause_min_words: int = 4,
+        phrase_starts: frozenset[str] = frozenset(),
+        first_phrase_min_words: int = 4,
     ) -> None:
         """``phrase_starts``: words (lower case) before which the reply's first words may be
-        cut, once they are ``first_clause_min_words`` long."""
+        cut, once they are ``first_phrase_min_words`` long. Either minimum at 0: no such cut."""
         self._buffer = ""
         self._first_clause_min_words = first_clause_min_words
         self._phrase_starts = phrase_starts
+        self._first_phrase_min_words = first_phrase_min_words
         self._emitted_any = False
 
     def push(self, text: str) -> list[str]:
@@ -128,13 +135,13 @@ class SentenceSplitter:
         """Before the first phrase-opening word once the reply's first words are long enough.
         The words before it are whole (a space follows them); the opening word itself may still
         grow ("for" into "format"): the cut is before it either way."""
-        if self._emitted_any or self._first_clause_min_words <= 0 or not self._phrase_starts:
+        if self._emitted_any or self._first_phrase_min_words <= 0 or not self._phrase_starts:
             return None
         for match in _WORD.finditer(text):
             start = match.start()
             if (
                 match.group().lower() in self._phrase_starts
-                and count_words(text[:start]) >= self._first_clause_min_words
+                and count_words(text[:start]) >= self._first_phrase_min_words
             ):
                 return start
         return None

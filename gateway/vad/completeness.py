@@ -120,15 +120,17 @@ class EndWaits:
     finished_ms: int
     unfinished_ms: int
     thresholds: EndModelThresholds
+    doubtful_ms: int | None = None
+    """Where the wait of a turn the model is not sure of starts (None: ``sure_ms``)."""
 
 
 def end_wait(text: str, language: str, end_probability: float | None, waits: EndWaits) -> EndWait:
     """How long a silence ends the turn after these words. Surely finished: ``sure_ms``;
     unfinished: ``unfinished_ms``. Finished by the text alone (no model score):
     ``finished_ms``. Finished by the text with a model in between its two thresholds: the less
-    sure the model, the longer, from ``sure_ms`` at the sure threshold to ``unfinished_ms`` at
-    the unsure one, on a log scale of the probability (a complete-looking clause the model
-    gives 0.13 waits about 0.85 s, long enough for most pauses in a sentence)."""
+    sure the model, the longer, from ``doubtful_ms`` at the sure threshold to ``unfinished_ms``
+    at the unsure one, on a log scale of the probability (a complete-looking clause the model
+    gives 0.13 waits about 1 s, long enough for most pauses in a sentence)."""
     reading = read_transcript(text, language, end_probability, waits.thresholds)
     sure_ms = min(waits.sure_ms, waits.unfinished_ms)
     match reading:
@@ -142,5 +144,6 @@ def end_wait(text: str, language: str, end_probability: float | None, waits: End
     if sure <= unsure:
         return EndWait(sure_ms, "finished_thought")
     doubt = math.log(sure / end_probability) / math.log(sure / unsure)  # 0 sure .. 1 unsure
-    silence_ms = sure_ms + doubt * (waits.unfinished_ms - sure_ms)
+    least_ms = min(max(sure_ms, waits.doubtful_ms or sure_ms), waits.unfinished_ms)
+    silence_ms = least_ms + doubt * (waits.unfinished_ms - least_ms)
     return EndWait(round(silence_ms), "finished_thought")

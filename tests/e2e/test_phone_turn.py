@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from gateway.audio import mulaw
 from gateway.engines import Engines
+from gateway.lab.caller import TurnResult
 from gateway.lab.utterances import DEFAULT_DIR, load_set
 from gateway.metrics import STAGES, read_turn_log
 from gateway.runtime import CallEnded
@@ -150,22 +152,32 @@ async def test_fillers_never_come_twice_in_a_row(
     assert all(offset is not None and offset > 600 for offset in late), late
 
 
-async def test_a_caller_going_on_after_the_turn_ended_rejoins_it(
-    engines: Engines, settings: Settings, gateway_server: Any
-) -> None:
-    """The endpoint is so short that the pause ends the turn; the caller goes on before any of
-    the answer was sent: no answer to the first half, one whole turn answered and remembered."""
+@dataclass
+class PausedCall:
+    """One caller turn with a pause in it, as the gateway heard and answered it."""
+
+    result: TurnResult
+    records: list[dict[str, Any]]
+    summary: CallEnded
+    clears: int
+
+
+async def pause_in_a_question(
+    engines: Engines, settings: Settings, gateway_server: Any, pause_ms: int, **turn: object
+) -> PausedCall:
+    """ "Can you check if my package has arrived? | (pause) at the post office?", with a
+    200 ms endpoint and no draft, so the pause ends the turn and its answer starts when ready."""
     turn_log = Path(tempfile.mkdtemp()) / "turns.jsonl"
     configured = with_changes(
         settings,
-        turn={"speculate": False, "end_silence_ms": 200},  # the answer starts at the endpoint
+        turn={"speculate": False, "end_silence_ms": 200, **turn},
         call={"fillers": []},
         metrics={"turn_log_path": str(turn_log)},
     )
     clip = await make_clip(
         engines.synthesizer,
         "Can you check if my package has arrived at the post office?",
-        pause_after={"arrived": 400},
+        pause_after={"arrived": pause_ms},
     )
     async with gateway_server(configured) as server:
         ended: asyncio.Future[CallEnded] = asyncio.get_running_loop().create_future()
@@ -173,17 +185,53 @@ async def test_a_caller_going_on_after_the_turn_ended_rejoins_it(
         async with SimulatedCaller(server.media_url) as caller:
             await caller.wait_for_mark("greeting-end", timeout_s=15)
             result = await caller.say(clip.frames, reply_timeout_s=30)
+            clears = caller.clears.qsize()
         summary = await asyncio.wait_for(ended, timeout=10)
+    return PausedCall(result, read_turn_log(turn_log), summary, clears)
 
-    assert not result.premature, "the answer to the first half was sent"
-    records = read_turn_log(turn_log)
-    outcomes = [r["outcome"] for r in records]
-    assert "superseded" in outcomes and outcomes[-1] == "replied", outcomes
+
+def assert_answered_whole(call: PausedCall) -> None:
+    """One turn, the whole question, answered once and remembered once."""
+    outcomes = [r["outcome"] for r in call.records]
+    assert outcomes[-2:] == ["superseded", "replied"], outcomes
     assert outcomes.count("replied") == 1, outcomes
-    whole = set(words(records[-1]["user_text"]))
-    assert {"arrived", "office"} <= whole, records[-1]["user_text"]
-    said = [m.content for m in summary.history if m.role == "user"]
+    whole = set(words(call.records[-1]["user_text"]))
+    assert {"arrived", "office"} <= whole, call.records[-1]["user_text"]
+    said = [m.content for m in call.summary.history if m.role == "user"]
     assert len(said) == 1 and "office" in said[0].lower(), said
+
+
+async def test_a_caller_going_on_after_the_turn_ended_rejoins_it(
+    engines: Engines, settings: Settings, gateway_server: Any
+) -> None:
+    """The endpoint is so short that the pause ends the turn; the caller goes on before any of
+    the answer was sent: no answer to the first half, one whole turn answered and remembered."""
+    call = await pause_in_a_question(engines, settings, gateway_server, pause_ms=400)
+    assert not call.result.premature, "the answer to the first half was sent"
+    assert_answered_whole(call)
+
+
+async def test_an_answer_begun_inside_a_pause_is_cut_and_the_whole_turn_answered(
+    engines: Engines, settings: Settings, gateway_server: Any
+) -> None:
+    """The pause ends the turn and its answer starts playing; the caller goes on just after
+    ("| at the post office?"): the answer is cut (Twilio clear), forgotten, and the whole
+    turn answered once, not the continuation alone."""
+    # The answer starts 200 ms into the pause plus the chain's time; any time within the 1.4 s
+    # pause counts as "just began" here (the default is 800 ms).
+    call = await pause_in_a_question(
+        engines,
+        settings,
+        gateway_server,
+        pause_ms=1400,
+        rejoin_within_ms=3000,
+        rejoin_answer_within_ms=1600,
+    )
+    assert call.result.premature, "no answer began inside the 1.4 s pause: nothing to cut"
+    assert call.clears == 1, "the answer begun in the pause was cut off"
+    assert_answered_whole(call)
+    answers = [m for m in call.summary.history if m.role == "assistant"]
+    assert len(answers) == 2, "the greeting and the whole turn's answer; the cut one forgotten"
 
 
 async def test_no_filler_starts_inside_a_mid_sentence_pause(

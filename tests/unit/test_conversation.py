@@ -51,3 +51,16 @@ def test_without_history_in_the_prompt_the_last_exchange_is_still_kept() -> None
         conversation.add_user(f"u{turn}")
         conversation.add_assistant(f"a{turn}")
     assert [m.content for m in conversation.messages] == ["u49", "a49"]
+
+
+def test_words_that_were_only_the_start_of_a_turn_are_taken_back() -> None:
+    conversation = Conversation("sys", max_history_messages=6)
+    conversation.add_user("Hello.")
+    conversation.add_assistant("Hi!")
+    conversation.add_user("Can you check my package?")
+    conversation.take_back_user("Something else.")
+    assert len(conversation.messages) == 3, "only the last message, only if it is those words"
+    conversation.take_back_user("Can you check my package?")
+    assert [m.content for m in conversation.messages] == ["Hello.", "Hi!"]
+    conversation.take_back_user("Hi!")
+    assert len(conversation.messages) == 2, "an answer is never taken back"

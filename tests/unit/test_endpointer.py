@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import pytest
 
 from gateway.vad.completeness import (
@@ -129,6 +132,7 @@ def test_an_unfinished_reading_ends_only_at_the_longest_silence() -> None:
 
 THRESHOLDS = EndModelThresholds(sure=0.5, unsure=0.05)
 WAITS = EndWaits(sure_ms=500, finished_ms=600, unfinished_ms=1200, thresholds=THRESHOLDS)
+DOUBTFUL_WAITS = dataclasses.replace(WAITS, doubtful_ms=750)
 
 
 @pytest.mark.parametrize(
@@ -162,6 +166,18 @@ def test_read_transcript_combines_the_text_and_the_model(
 )
 def test_end_wait_by_the_models_certainty(probability: float | None, wait: EndWait) -> None:
     assert end_wait("Can you check my order?", "en", probability, WAITS) == wait
+
+
+def test_a_turn_the_model_doubts_waits_longer_than_a_sure_one_from_the_start() -> None:
+    """Just under the sure threshold is where mid-sentence pauses score ("I want to change my
+    delivery address." 0.45, before "| to my office"): no 500 ms there."""
+    sure = end_wait("I called yesterday.", "en", 0.5, DOUBTFUL_WAITS)
+    assert sure == EndWait(500, "sure_end")
+    doubted = [
+        end_wait("I called yesterday.", "en", p, DOUBTFUL_WAITS).silence_ms
+        for p in (0.49, 0.45, 0.1, 0.05)
+    ]
+    assert 750 <= doubted[0] <= doubted[1] < doubted[2] < doubted[3] == 1200, doubted
 
 
 def test_the_less_sure_the_model_the_longer_the_wait() -> None:
@@ -239,10 +255,12 @@ class Line:
         return produced
 
 
-def early_line(probability: float = 0.9) -> Line:
+def early_line(probability: float = 0.9, device_idle: Callable[[], bool] = lambda: True) -> Line:
     return Line(
         Endpointer(
-            config(speculate_after_silence_ms=40, early_draft_probability=probability), WINDOW_MS
+            config(speculate_after_silence_ms=40, early_draft_probability=probability),
+            WINDOW_MS,
+            may_draft_early=device_idle,
         )
     )
 
@@ -269,6 +287,16 @@ def test_no_early_draft_while_silero_is_sure_of_speech_or_when_switched_off() ->
     assert drafts(off.run(False, 0.7, 100)) == []
     # Silero's own pause starts it, 40 ms after its last voiced window.
     assert DraftDue(672) in off.run(False, 0.0, 100)
+
+
+def test_a_busy_device_makes_the_draft_wait_for_silero() -> None:
+    """A draft that may be thrown away must not take a busy device from other calls."""
+    idle = [False]
+    line = early_line(device_idle=lambda: idle[0])
+    line.run(True, 0.95, 600)
+    assert drafts(line.run(False, 0.7, 40)) == [], "busy: no early draft"
+    idle[0] = True
+    assert drafts(line.run(False, 0.7, 20)) == [DraftDue(600)], "idle again, still in the lag"
 
 
 def test_an_early_draft_goes_when_the_line_is_loud_again() -> None:

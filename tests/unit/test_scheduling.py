@@ -147,3 +147,23 @@ def test_a_cancelled_job_is_refused_even_when_the_gate_is_free() -> None:
     job.cancel()
     with pytest.raises(JobCancelled), gate.step(job, "stt"):
         pytest.fail("a cancelled job ran")
+
+
+def test_the_gate_is_idle_only_with_no_step_running_or_waiting() -> None:
+    gate = ComputeGate("cpu")
+    assert gate.idle
+    release, held = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold, args=(gate, Job(), release, held))
+    holder.start()
+    assert held.wait(WAIT_S)
+    assert not gate.idle, "a step runs"
+    go_on = threading.Event()
+    go_on.set()  # runs its step as soon as it has the device
+    waiter = threading.Thread(target=hold, args=(gate, Job(), go_on, threading.Event()))
+    waiter.start()
+    assert gate.wait_for_waiting(1, WAIT_S)
+    assert not gate.idle, "a step runs and one waits"
+    release.set()
+    holder.join(WAIT_S)
+    waiter.join(WAIT_S)
+    assert gate.idle

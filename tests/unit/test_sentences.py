@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.languages import phrase_starts
+from gateway.settings import TtsSettings
 from gateway.tts.sentences import SentenceSplitter, count_words
 
 
@@ -256,3 +258,19 @@ def test_without_phrase_words_the_first_sentence_waits_for_its_mark() -> None:
     assert feed_tokens(splitter, "The library is open from nine to five.") == [
         "The library is open from nine to five."
     ]
+
+
+def test_a_short_first_clause_goes_at_its_comma_but_a_phrase_needs_its_words() -> None:
+    """The defaults: a comma is a pause the voice makes anyway, so "I'm sorry," is said on its
+    own; without one, two words before "to" are not a phrase ("I'd like | to" sounds broken)."""
+    settings = TtsSettings()
+
+    def splitter() -> SentenceSplitter:
+        return SentenceSplitter(
+            settings.first_clause_min_words, phrase_starts("en"), settings.first_phrase_min_words
+        )
+
+    said = feed_tokens(splitter(), "I'm sorry, but I can't check your package.")
+    assert said == ["I'm sorry,", "but I can't check your package."]
+    said = feed_tokens(splitter(), "I'd like to help you with that.")
+    assert said == ["I'd like to help you", "with that."]

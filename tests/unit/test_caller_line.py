@@ -86,3 +86,18 @@ def test_carried_audio_is_capped() -> None:
     assert not CallerLine(
         line.last_sound_at, line.clock, rejoin=RejoinPolicy(enabled=False)
     ).rejoins(10.0, cut_at_max_length=False, carried_ms=0)
+
+
+def test_speech_just_after_the_answer_began_rejoins_but_not_once_it_has_played_a_while() -> None:
+    line = Line([])
+    policy = RejoinPolicy(enabled=True, within_ms=1500, max_carry_ms=12_000, answer_within_ms=800)
+    caller = CallerLine(line.last_sound_at, line.clock, line.sleep, rejoin=policy)
+    line.now = 10.9  # the turn ended at 10.0 in a pause, its answer began at 10.6
+    assert caller.rejoins(10.0, cut_at_max_length=False, carried_ms=3000, answer_started_at=10.6)
+    line.now = 11.45  # 850 ms into the answer: the caller reacts to it, a barge-in
+    assert not caller.rejoins(
+        10.0, cut_at_max_length=False, carried_ms=3000, answer_started_at=10.6
+    )
+    assert not rejoining_line(line).rejoins(
+        10.0, cut_at_max_length=False, carried_ms=3000, answer_started_at=11.4
+    ), "by default only before the answer began"

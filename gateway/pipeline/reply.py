@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from gateway.audio.frames import FRAME_MS
 from gateway.languages import whisper_code
 from gateway.llm.base import CallsTools, ChatMessage, ChatModel, ScoresTurnEnd
-from gateway.metrics import TurnRecord
+from gateway.metrics import Outcome, TurnRecord
 from gateway.pipeline.caller_line import CallerLine
 from gateway.pipeline.conversation import Conversation
 from gateway.pipeline.deadlines import each_within, within
@@ -217,19 +217,21 @@ class Reply:
 
     def drop(self) -> None:
         """Not a turn after all (a backchannel while the agent talks): stop, remember nothing."""
-        self._dropped = True
-        self.progress.outcome = "backchannel"
-        self.cancel()
+        self._forget("backchannel")
 
     def supersede(self) -> None:
         """The caller went on before hearing the answer: their words belong to a longer turn
-        that replaces this one. Stop, remember nothing (its words, added as its answer began,
-        are taken back)."""
+        that replaces this one. Stop, remember nothing."""
+        self._forget("superseded")
+
+    def _forget(self, outcome: Outcome) -> None:
+        """Stop; nothing of this turn stays in the history: its words, added there as its
+        answer began, are taken back."""
         self._dropped = True
         if self._user_text_added:
             self._conversation.take_back_user(self.progress.user_text)
             self._user_text_added = False
-        self.progress.outcome = "superseded"
+        self.progress.outcome = outcome
         self.cancel()
 
     @property

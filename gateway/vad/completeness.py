@@ -120,8 +120,8 @@ class EndWaits:
     finished_ms: int
     unfinished_ms: int
     thresholds: EndModelThresholds
-    doubtful_ms: int | None = None
-    """Where the wait of a turn the model is not sure of starts (None: ``sure_ms``)."""
+    doubtful_ms: int = 0
+    """Where the wait of a turn the model is not sure of starts (never before ``sure_ms``)."""
 
 
 def end_wait(text: str, language: str, end_probability: float | None, waits: EndWaits) -> EndWait:
@@ -144,6 +144,6 @@ def end_wait(text: str, language: str, end_probability: float | None, waits: End
     if sure <= unsure:
         return EndWait(sure_ms, "finished_thought")
     doubt = math.log(sure / end_probability) / math.log(sure / unsure)  # 0 sure .. 1 unsure
-    least_ms = min(max(sure_ms, waits.doubtful_ms or sure_ms), waits.unfinished_ms)
+    least_ms = min(max(sure_ms, waits.doubtful_ms), waits.unfinished_ms)
     silence_ms = least_ms + doubt * (waits.unfinished_ms - least_ms)
     return EndWait(round(silence_ms), "finished_thought")

@@ -16,8 +16,9 @@ the line has been quiet ``speculate_after_silence_ms`` and Silero's probability 
 (below ``early_draft_probability``), and goes as soon as the line is loud again or Silero still
 hears speech well after (a caller who went on): it is only a draft, and only the endpoint decides
 the turn, still on Silero's clock. A draft thrown away costs the device its transcription, so an
-early one starts only while the device has no other work (``may_draft_early``): 80 ms sooner
-for a lone caller, and no slower a busy box.
+early one starts only while the device has no other work (``may_draft_early``): transcription
+then starts 63 ms after the voice stops instead of 122, and 4 calls on 2 cores measured no
+slower than with early drafts off.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from typing import Any
 from gateway.audio.frames import SAMPLE_RATE_HZ
 from gateway.engines import Engines
 from gateway.languages import whisper_code
-from gateway.llm.base import PreparesPrompts
+from gateway.llm.base import ChatMessage, PreparesPrompts
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline.caller_context import CallerContext
 from gateway.pipeline.caller_line import CallerLine, RejoinPolicy
@@ -348,6 +348,8 @@ class CallSession:
             self._speaking = reply
         if reply.transcribed:
             self._settle(reply)
+        if reply.written:
+            self._on_written(reply)
 
     def _floor_taken(self) -> bool:
         return self._speaking is not None and not self._speaking.task_done
@@ -434,6 +436,7 @@ class CallSession:
             due_at=due_at,
             on_transcript=self._on_transcript,
             on_reading=self._on_reading,
+            on_written=self._on_written,
             caller=self._caller_line,
             clock=self._clock,
             language=self.language,
@@ -466,10 +469,26 @@ class CallSession:
         log.info("call=%s agent action: %s", self.call_sid, action.kind)
         await self._languages.toolbox.carry_out(action, self.call_sid, self._hang_up)
 
-    def _prepare_next_prompt(self, finished: Reply) -> None:
+    def _on_written(self, reply: Reply) -> None:
+        """A committed answer is written and plays: the next prompt's start is known (the
+        history once the caller has heard it all), so it is read while the caller listens, not
+        only once they have heard it. A cut-back window is hundreds of tokens: measured at 4
+        calls, every call's seventh turn waited 1.7-2.7 s for its first token."""
+        if not (reply.committed and reply.written and reply is self._speaking):
+            return
+        if reply.dropped or reply.progress.outcome != "replied" or reply.action is not None:
+            return
+        if reply.has_words and reply.progress.reply_text:
+            coming = self.conversation.prefix_after(reply.history_to_come())
+            self._prepare_next_prompt(reply, coming)
+
+    def _prepare_next_prompt(
+        self, finished: Reply, prefix: list[ChatMessage] | None = None
+    ) -> None:
         """A turn is over and the caller is listening: evaluate the start of the next prompt
         now, at low priority, so the next turn's model only reads the caller's new words. (When
-        the history window is cut back, that is hundreds of tokens: 2 s on a small CPU.)"""
+        the history window is cut back, that is hundreds of tokens: 2 s on a small CPU.)
+        ``prefix``: that start, where ``finished`` has not yet added its part to the history."""
         if self._closing or self._draft is not None or self._waiting_turn is not None:
             return
         speaking = self._speaking
@@ -478,7 +497,7 @@ class CallSession:
             return
         self._stop_preparing()
         job = Job(call_id=self.call_sid, deadline=lambda: self._clock() + PREPARE_DUE_IN_S)
-        prefix = self.conversation.next_prefix()
+        prefix = prefix or self.conversation.next_prefix()
         self._preparing = (job, self._spawn(self._engines.chat.prepare(prefix, job)))
 
     def _stop_preparing(self) -> None:

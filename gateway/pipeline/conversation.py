@@ -36,10 +36,24 @@ class Conversation:
     def next_prefix(self) -> list[ChatMessage]:
         """What the next prompt starts with: the system prompt and the history window (cut back
         now if it is due), so it can be evaluated ahead while the caller listens."""
-        if len(self.messages) - self._window_start > self._max_history:
-            self._window_start = len(self.messages) - self._max_history // 2
+        self._window_start = self._window_start_for(len(self.messages))
         recent = self.messages[self._window_start :] if self._max_history else []
         return [self._system, *recent]
+
+    def prefix_after(self, coming: list[ChatMessage]) -> list[ChatMessage]:
+        """What the next prompt will start with once ``coming`` is added (nothing changes now):
+        evaluated while the answer still plays, a window cut back then (hundreds of tokens to
+        read again) is ready before the caller's next words."""
+        messages = [*self.messages, *coming]
+        recent = messages[self._window_start_for(len(messages)) :] if self._max_history else []
+        return [self._system, *recent]
+
+    def _window_start_for(self, count: int) -> int:
+        """Where the window starts over ``count`` messages: where it is, until it holds more
+        than its limit, then back to half."""
+        if count - self._window_start > self._max_history:
+            return count - self._max_history // 2
+        return self._window_start
 
     def add_user(self, text: str) -> None:
         self._add(ChatMessage("user", text))

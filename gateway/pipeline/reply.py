@@ -100,6 +100,7 @@ class Reply:
         due_at: float | None = None,
         on_transcript: Callable[[Reply, Transcript], None] = lambda _r, _t: None,
         on_reading: Callable[[Reply, Transcript], None] = lambda _r, _t: None,
+        on_written: Callable[[Reply], None] = lambda _r: None,
         caller: CallerLine | None = None,
         clock: Callable[[], float] = time.monotonic,
         language: str | None = None,
@@ -112,7 +113,9 @@ class Reply:
         that answer them: the voice and phrases of the language they were in.
         ``may_fill``: a late answer may have a filler before it (not when the last turn had one).
         ``on_reading``: a draft's words are read, with the chat model's end probability where
-        it scored them (after ``on_transcript``, once the model has read them)."""
+        it scored them (after ``on_transcript``, once the model has read them).
+        ``on_written``: the whole answer is written (the model and the voice are done with it;
+        it may still be playing)."""
         self._may_fill = may_fill
         self._source = source
         self._stages = stages
@@ -124,6 +127,9 @@ class Reply:
         self.progress = ReplyProgress(speculative=speculative, language=language or "")
         self._on_transcript = on_transcript
         self._on_reading = on_reading
+        self._on_written = on_written
+        self.written = False
+        """Production ended as it should: every sentence of the answer is synthesized."""
         self._read: Transcript | None = None
         """A draft's transcript whose reading the call has not been told yet."""
         self._caller = caller or CallerLine(lambda: float("-inf"), clock)
@@ -266,6 +272,12 @@ class Reply:
         whole = heard.whole_sentences if heard else 0
         return [(s.text, s.frames) for s in self.rendered[whole:] if s.complete]
 
+    def history_to_come(self) -> list[ChatMessage]:
+        """What the history gets from this turn once the caller has heard all of its answer
+        (``_remember``): their words, unless already added, and the answer as written."""
+        words = [] if self._user_text_added else [ChatMessage("user", self.progress.user_text)]
+        return [*words, ChatMessage("assistant", self.progress.reply_text)]
+
     def record(self) -> TurnRecord:
         """The turn record: made from the reply's progress once it is over."""
         return self.progress.record(self.call_sid)
@@ -299,6 +311,9 @@ class Reply:
             self.progress.error = f"{type(error).__name__}: {error}"
             for frame in self._stages.apology_frames:
                 self._put_frame(frame, queue)
+        else:
+            self.written = True
+            self._on_written(self)
         finally:
             self._input_known.set()
             queue.put_nowait(_END)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.llm.base import ChatMessage
 from gateway.pipeline.conversation import Conversation
 
 
@@ -64,3 +65,17 @@ def test_words_that_were_only_the_start_of_a_turn_are_taken_back() -> None:
     assert [m.content for m in conversation.messages] == ["Hello.", "Hi!"]
     conversation.take_back_user("Hi!")
     assert len(conversation.messages) == 2, "an answer is never taken back"
+
+
+def test_the_prefix_after_a_turn_is_known_before_the_turn_is_added() -> None:
+    """``prefix_after`` foresees ``next_prefix`` once the turn's messages are in, across the
+    window's cut-backs, and changes nothing itself."""
+    conversation = Conversation("sys", max_history_messages=4)
+    conversation.add_assistant("greeting")
+    for turn in range(12):
+        coming = [ChatMessage("user", f"u{turn}"), ChatMessage("assistant", f"a{turn}")]
+        foreseen = conversation.prefix_after(coming)
+        assert conversation.prefix_after(coming) == foreseen, "nothing changed"
+        conversation.add_user(f"u{turn}")
+        conversation.add_assistant(f"a{turn}")
+        assert conversation.next_prefix() == foreseen, turn

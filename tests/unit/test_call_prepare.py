@@ -1,0 +1,92 @@
+"""The next prompt's start is read ahead while the answer still plays, so a cut-back history
+window (hundreds of tokens on a small CPU) is not read after the caller's next words. No models:
+the call runs on fake stages (as in ``test_call_languages``)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from gateway.llm.base import ChatMessage
+from gateway.metrics import TurnRecord
+from gateway.scheduling import Job
+from gateway.twilio.messages import OutboundMark, OutboundMessage
+from tests.unit.test_call_languages import Chat, Line, Voice, load, make_engines, quick, start_call
+
+TURN_END = re.compile(r"turn\d+-end")
+
+
+class PreparingChat(Chat):
+    """Answers as ``Chat`` does, and records each prompt start it is asked to read ahead, with
+    whether the answer was over then (heard, or given up waiting for its last mark)."""
+
+    def __init__(self, line: HeldEnds) -> None:
+        super().__init__()
+        self._line = line
+        self.prepared: list[tuple[list[ChatMessage], bool]] = []
+        self.asked = asyncio.Event()
+
+    async def prepare(self, messages: Sequence[ChatMessage], job: Job | None = None) -> None:
+        session = self._line.session
+        assert session is not None
+        speaking = session._speaking
+        over = self._line.ends_echoed or speaking is None or speaking.task_done
+        self.prepared.append((list(messages), over))
+        self.asked.set()
+
+
+class HeldEnds(Line):
+    """Echoes a reply's ``-end`` mark only when told: until then its answer is still playing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[str] = []
+        self.ends_echoed = True
+
+    async def send(self, message: OutboundMessage) -> None:
+        if isinstance(message, OutboundMark) and TURN_END.fullmatch(message.mark.name):
+            self.marks.append(message.mark.name)
+            self.held.append(message.mark.name)
+            self.ends_echoed = False
+            return
+        await super().send(message)
+
+    def echo_held(self) -> None:
+        assert self.session is not None
+        for name in self.held:
+            self.session.on_mark(name)
+        self.held.clear()
+        self.ends_echoed = True
+
+
+async def test_the_next_prompt_is_read_while_the_answer_plays(tmp_path: Path) -> None:
+    settings = quick(load(tmp_path, ""))
+    settings = msgspec.structs.replace(
+        settings, llm=msgspec.structs.replace(settings.llm, max_history_messages=4)
+    )
+    engines = await make_engines(settings, {"": Voice("english", 100)})
+    line, records = HeldEnds(), list[TurnRecord]()
+    chat = PreparingChat(line)
+    engines.chat = chat
+    session = start_call(settings, engines, line, records)
+    session.greet()
+    await line.wait_for_mark("greeting-end")
+    for turn in range(1, 5):  # a window of 4 messages is cut back on the way
+        chat.asked.clear()
+        await line.say(session)
+        await line.wait_for_mark(f"turn{turn}-end")
+        async with asyncio.timeout(10):
+            await chat.asked.wait()
+        foreseen, over = chat.prepared[-1]
+        assert not over, "read ahead only once the answer was over"
+        reply = session._speaking
+        assert reply is not None and reply.task is not None
+        line.echo_held()
+        await asyncio.wait_for(reply.task, 10)  # heard: its words go into the history
+        assert session.conversation.next_prefix() == foreseen, turn
+    await session.close("test over")
+    assert len(records) == 4

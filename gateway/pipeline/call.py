@@ -169,6 +169,7 @@ class CallSession:
         Returns how many tasks were still running after the grace period.
         """
         self._closing = True
+        self._stop_preparing()  # its job too: a worker thread stops at its next step
         tasks = [task for task in self._tasks if not task.done()]
         for task in tasks:
             task.cancel()

@@ -227,7 +227,8 @@ async def test_an_answer_begun_inside_a_pause_is_cut_and_the_whole_turn_answered
         rejoin_within_ms=3000,
         rejoin_answer_within_ms=1600,
     )
-    assert call.result.premature, "no answer began inside the 1.4 s pause: nothing to cut"
+    timings = [(r["outcome"], r["offsets_ms"]) for r in call.records]
+    assert call.result.premature, f"no answer began inside the 1.4 s pause: {timings}"
     assert call.clears == 1, "the answer begun in the pause was cut off"
     assert_answered_whole(call)
     answers = [m for m in call.summary.history if m.role == "assistant"]

@@ -29,6 +29,7 @@ class PreparingChat(Chat):
         self._line = line
         self.prepared: list[tuple[list[ChatMessage], bool]] = []
         self.asked = asyncio.Event()
+        self.jobs: list[Job] = []
 
     async def prepare(self, messages: Sequence[ChatMessage], job: Job | None = None) -> None:
         session = self._line.session
@@ -36,6 +37,7 @@ class PreparingChat(Chat):
         speaking = session._speaking
         over = self._line.ends_echoed or speaking is None or speaking.task_done
         self.prepared.append((list(messages), over))
+        self.jobs.append(job or Job())
         self.asked.set()
 
 
@@ -90,3 +92,25 @@ async def test_the_next_prompt_is_read_while_the_answer_plays(tmp_path: Path) ->
         assert session.conversation.next_prefix() == foreseen, turn
     await session.close("test over")
     assert len(records) == 4
+
+
+async def test_a_hang_up_cancels_the_reading_ahead(tmp_path: Path) -> None:
+    """The call ends while its next prompt is being read ahead: the model's worker thread is
+    told to stop (its job is cancelled), not left to read for a call that is over."""
+    settings = quick(load(tmp_path, ""))
+    engines = await make_engines(settings, {"": Voice("english", 100)})
+    line, records = HeldEnds(), list[TurnRecord]()
+    chat = PreparingChat(line)
+    engines.chat = chat
+    session = start_call(settings, engines, line, records)
+    session.greet()
+    await line.wait_for_mark("greeting-end")
+    chat.asked.clear()
+    await line.say(session)
+    await line.wait_for_mark("turn1-end")
+    async with asyncio.timeout(10):
+        await chat.asked.wait()
+    reading = chat.jobs[-1]
+    assert not reading.cancelled.is_set()
+    await session.close("caller hung up")
+    assert reading.cancelled.is_set()

@@ -13,6 +13,7 @@ import msgspec
 
 from gateway.llm.base import ChatMessage
 from gateway.metrics import TurnRecord
+from gateway.pipeline.call import CallSession
 from gateway.scheduling import Job
 from gateway.twilio.messages import OutboundMark, OutboundMessage
 from tests.unit.test_call_languages import Chat, Line, Voice, load, make_engines, quick, start_call
@@ -65,10 +66,14 @@ class HeldEnds(Line):
         self.ends_echoed = True
 
 
-async def test_the_next_prompt_is_read_while_the_answer_plays(tmp_path: Path) -> None:
+async def greeted_call(
+    tmp_path: Path, max_history_messages: int
+) -> tuple[CallSession, HeldEnds, PreparingChat, list[TurnRecord]]:
+    """A call on fake stages whose greeting has been heard."""
     settings = quick(load(tmp_path, ""))
     settings = msgspec.structs.replace(
-        settings, llm=msgspec.structs.replace(settings.llm, max_history_messages=4)
+        settings,
+        llm=msgspec.structs.replace(settings.llm, max_history_messages=max_history_messages),
     )
     engines = await make_engines(settings, {"": Voice("english", 100)})
     line, records = HeldEnds(), list[TurnRecord]()
@@ -77,12 +82,25 @@ async def test_the_next_prompt_is_read_while_the_answer_plays(tmp_path: Path) ->
     session = start_call(settings, engines, line, records)
     session.greet()
     await line.wait_for_mark("greeting-end")
+    return session, line, chat, records
+
+
+async def answer_playing(
+    session: CallSession, line: HeldEnds, chat: PreparingChat, turn: int
+) -> None:
+    """The caller speaks; the call answers, and reads the next prompt ahead, while its answer
+    plays (its last mark held)."""
+    chat.asked.clear()
+    await line.say(session)
+    await line.wait_for_mark(f"turn{turn}-end")
+    async with asyncio.timeout(10):
+        await chat.asked.wait()
+
+
+async def test_the_next_prompt_is_read_while_the_answer_plays(tmp_path: Path) -> None:
+    session, line, chat, records = await greeted_call(tmp_path, max_history_messages=4)
     for turn in range(1, 5):  # a window of 4 messages is cut back on the way
-        chat.asked.clear()
-        await line.say(session)
-        await line.wait_for_mark(f"turn{turn}-end")
-        async with asyncio.timeout(10):
-            await chat.asked.wait()
+        await answer_playing(session, line, chat, turn)
         foreseen, over = chat.prepared[-1]
         assert not over, "read ahead only once the answer was over"
         reply = session._speaking
@@ -97,19 +115,8 @@ async def test_the_next_prompt_is_read_while_the_answer_plays(tmp_path: Path) ->
 async def test_a_hang_up_cancels_the_reading_ahead(tmp_path: Path) -> None:
     """The call ends while its next prompt is being read ahead: the model's worker thread is
     told to stop (its job is cancelled), not left to read for a call that is over."""
-    settings = quick(load(tmp_path, ""))
-    engines = await make_engines(settings, {"": Voice("english", 100)})
-    line, records = HeldEnds(), list[TurnRecord]()
-    chat = PreparingChat(line)
-    engines.chat = chat
-    session = start_call(settings, engines, line, records)
-    session.greet()
-    await line.wait_for_mark("greeting-end")
-    chat.asked.clear()
-    await line.say(session)
-    await line.wait_for_mark("turn1-end")
-    async with asyncio.timeout(10):
-        await chat.asked.wait()
+    session, line, chat, _records = await greeted_call(tmp_path, max_history_messages=12)
+    await answer_playing(session, line, chat, 1)
     reading = chat.jobs[-1]
     assert not reading.cancelled.is_set()
     await session.close("caller hung up")

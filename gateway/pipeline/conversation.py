@@ -37,14 +37,16 @@ class Conversation:
         """What the next prompt starts with: the system prompt and the history window (cut back
         now if it is due), so it can be evaluated ahead while the caller listens."""
         self._window_start = self._window_start_for(len(self.messages))
-        recent = self.messages[self._window_start :] if self._max_history else []
-        return [self._system, *recent]
+        return self._prefix_of(self.messages)
 
     def prefix_after(self, coming: list[ChatMessage]) -> list[ChatMessage]:
         """What the next prompt will start with once ``coming`` is added (nothing changes now):
         evaluated while the answer still plays, a window cut back then (hundreds of tokens to
         read again) is ready before the caller's next words."""
-        messages = [*self.messages, *coming]
+        return self._prefix_of([*self.messages, *coming])
+
+    def _prefix_of(self, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """The system prompt and the window over ``messages``."""
         recent = messages[self._window_start_for(len(messages)) :] if self._max_history else []
         return [self._system, *recent]
 
